@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server/worker.c: a worker thread and its loop: accepting, timeouts, the
+ * cross-thread wake queue, the ready list, and graceful stop.
+ */
+#include "server/worker.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "hcs/error.h"
+#include "http1/parser.h"
+#include "server/conn.h"
+#include "server/server.h"
+
+static _Thread_local hcs_worker_t *current_worker;
+
+hcs_worker_t *hcs__current_worker(void) {
+  return current_worker;
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  hcs_worker_t *w = listener->data;
+  if (status < 0) {
+    /* EMFILE/ENFILE: libuv has already accepted and dropped the connection
+     * with its reserve descriptor, so this does not spin. */
+    atomic_fetch_add_explicit(&w->stats.refused, 1, memory_order_relaxed);
+    return;
+  }
+  hcs__conn_accept(w);
+}
+
+/* Timer period: a fraction of the shortest timeout, within bounds. */
+static uint64_t tick_ms(const hcs_server_config_t *cfg) {
+  uint64_t t = cfg->header_timeout_ms < cfg->keepalive_timeout_ms
+                   ? cfg->header_timeout_ms
+                   : cfg->keepalive_timeout_ms;
+  t /= 8;
+  return t < 5 ? 5 : t > 250 ? 250 : t;
+}
+
+/* Expire the front of a deadline-ordered list. */
+static void expire(hcs_list_t *list, uint64_t now) {
+  hcs_list_t *n;
+  while ((n = hcs_list_first(list)) != NULL) {
+    hcs_conn_t *c = hcs_list_entry(n, hcs_conn_t, node);
+    if (c->deadline > now)
+      break;
+    hcs__conn_timeout(c); /* moves c off this list */
+  }
+}
+
+static void close_all(hcs_list_t *list) {
+  hcs_list_t *n;
+  while ((n = hcs_list_first(list)) != NULL)
+    hcs__conn_close(hcs_list_entry(n, hcs_conn_t, node), HCS_CLOSE_SHUTDOWN);
+}
+
+static void on_timer(uv_timer_t *t) {
+  hcs_worker_t *w = t->data;
+  uint64_t now = uv_now(&w->loop);
+  expire(&w->conns_reading, now);
+  expire(&w->conns_idle, now);
+  expire(&w->conns_linger, now);
+  if (w->stopping && now >= w->shutdown_deadline) {
+    /* The graceful period is over: whatever is left is cut. */
+    close_all(&w->conns_reading);
+    close_all(&w->conns_idle);
+    close_all(&w->conns_busy);
+    close_all(&w->conns_linger);
+  }
+}
+
+static void on_idle(uv_idle_t *idle) {
+  hcs_worker_t *w = idle->data;
+  /* Detach the list first: driving a connection may schedule it again. */
+  hcs_list_t batch;
+  hcs_list_init(&batch);
+  hcs_list_move_all(&w->ready, &batch);
+  hcs_list_t *n;
+  while ((n = hcs_list_first(&batch)) != NULL) {
+    hcs_list_remove(n);
+    hcs__conn_drive(hcs_list_entry(n, hcs_conn_t, ready_node));
+  }
+  if (hcs_list_empty(&w->ready))
+    uv_idle_stop(&w->idle);
+}
+
+void hcs__worker_schedule(hcs_worker_t *w, hcs_conn_t *c) {
+  if (hcs_list_linked(&c->ready_node))
+    return;
+  hcs_list_push_back(&w->ready, &c->ready_node);
+  uv_idle_start(&w->idle, on_idle);
+}
+
+static void begin_stop(hcs_worker_t *w);
+
+static void on_async(uv_async_t *async) {
+  hcs_worker_t *w = async->data;
+  if (atomic_load(&w->stop_requested) && !w->stopping)
+    begin_stop(w);
+
+  uv_mutex_lock(&w->wake_lock);
+  hcs_waker_t *k = w->wakes;
+  w->wakes = NULL;
+  uv_mutex_unlock(&w->wake_lock);
+  while (k) {
+    hcs_waker_t *next = k->next;
+    /* Clear before resuming, so a wake during the pull queues again. */
+    atomic_store_explicit(&k->queued, false, memory_order_release);
+    hcs_response_t *res = k->res;
+    if (res && res->conn)
+      hcs__conn_wake(res->conn, res);
+    hcs_waker_unref(k); /* the queue's reference */
+    k = next;
+  }
+}
+
+void hcs__worker_post_wake(hcs_worker_t *w, hcs_waker_t *k) {
+  hcs_waker_ref(k);
+  uv_mutex_lock(&w->wake_lock);
+  if (!w->accepting_wakes) {
+    uv_mutex_unlock(&w->wake_lock);
+    hcs_waker_unref(k); /* the loop is gone: nothing left to resume */
+    return;
+  }
+  bool was_empty = w->wakes == NULL;
+  k->next = w->wakes;
+  w->wakes = k;
+  if (was_empty)
+    uv_async_send(&w->async);
+  uv_mutex_unlock(&w->wake_lock);
+}
+
+const char *hcs__worker_date(hcs_worker_t *w, size_t *len) {
+  time_t now = time(NULL);
+  if (now != w->date_sec) {
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    w->date_len = strftime(w->date, sizeof(w->date),
+                           "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    w->date_sec = now;
+  }
+  *len = w->date_len;
+  return w->date;
+}
+
+/* Close the loop's own handles once no connection is left. */
+static void maybe_finish(hcs_worker_t *w) {
+  if (!w->stopping || w->closed || w->nconns > 0)
+    return;
+  w->closed = true;
+  uv_mutex_lock(&w->wake_lock);
+  w->accepting_wakes = false;
+  hcs_waker_t *k = w->wakes;
+  w->wakes = NULL;
+  uv_mutex_unlock(&w->wake_lock);
+  while (k) {
+    hcs_waker_t *next = k->next;
+    hcs_waker_unref(k);
+    k = next;
+  }
+  uv_close((uv_handle_t *)&w->async, NULL);
+  uv_close((uv_handle_t *)&w->timer, NULL);
+  uv_close((uv_handle_t *)&w->idle, NULL);
+}
+
+void hcs__worker_conn_gone(hcs_worker_t *w) {
+  w->nconns--;
+  maybe_finish(w);
+}
+
+/* Apply fn to every connection on a list; fn may move or close it. */
+static void each_conn(hcs_list_t *list, void (*fn)(hcs_conn_t *)) {
+  hcs_list_t batch;
+  hcs_list_init(&batch);
+  hcs_list_move_all(list, &batch);
+  hcs_list_t *n;
+  while ((n = hcs_list_first(&batch)) != NULL) {
+    hcs_conn_t *c = hcs_list_entry(n, hcs_conn_t, node);
+    /* Put it back where it was before acting, so fn sees a normal state. */
+    hcs_list_remove(n);
+    hcs_list_push_back(list, n);
+    fn(c);
+  }
+}
+
+static void begin_stop(hcs_worker_t *w) {
+  w->stopping = true;
+  w->shutdown_deadline =
+      uv_now(&w->loop) + w->server->cfg.shutdown_timeout_ms;
+  uv_close((uv_handle_t *)&w->listener, NULL);
+  each_conn(&w->conns_idle, hcs__conn_shutdown);
+  each_conn(&w->conns_reading, hcs__conn_shutdown);
+  each_conn(&w->conns_busy, hcs__conn_shutdown);
+  maybe_finish(w);
+}
+
+void hcs__worker_request_stop(hcs_worker_t *w) {
+  atomic_store(&w->stop_requested, true);
+  uv_async_send(&w->async);
+}
+
+int hcs__worker_init(hcs_worker_t *w, hcs_server_t *srv, unsigned index,
+                     int listen_fd) {
+  memset(w, 0, sizeof(*w));
+  w->server = srv;
+  w->index = index;
+  w->listen_fd = listen_fd;
+  w->date_sec = -1;
+  hcs_list_init(&w->conns_reading);
+  hcs_list_init(&w->conns_idle);
+  hcs_list_init(&w->conns_linger);
+  hcs_list_init(&w->conns_busy);
+  hcs_list_init(&w->ready);
+  w->read_buf = hcs__malloc(HCS_READ_BUF_SIZE);
+  w->path_buf = hcs__malloc(srv->cfg.max_header_bytes + 1);
+  w->parsed = hcs__malloc(sizeof(hcs_http1_request_t));
+  int err = HCS_ENOMEM;
+  if (w->read_buf == NULL || w->path_buf == NULL || w->parsed == NULL)
+    goto fail_mem;
+  if ((err = uv_mutex_init(&w->wake_lock)) < 0)
+    goto fail_mem;
+  if ((err = uv_loop_init(&w->loop)) < 0)
+    goto fail_mutex;
+  w->loop.data = w;
+  uv_tcp_init(&w->loop, &w->listener);
+  w->listener.data = w;
+  if ((err = uv_tcp_open(&w->listener, listen_fd)) < 0)
+    goto fail_loop;
+  uv_async_init(&w->loop, &w->async, on_async);
+  w->async.data = w;
+  uv_timer_init(&w->loop, &w->timer);
+  w->timer.data = w;
+  uv_idle_init(&w->loop, &w->idle);
+  w->idle.data = w;
+  w->accepting_wakes = true;
+  return 0;
+
+fail_loop:
+  /* The fd was not adopted: the caller closes it. Close what we opened. */
+  uv_close((uv_handle_t *)&w->listener, NULL);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&w->loop);
+fail_mutex:
+  uv_mutex_destroy(&w->wake_lock);
+fail_mem:
+  hcs__free(w->read_buf);
+  hcs__free(w->path_buf);
+  hcs__free(w->parsed);
+  w->read_buf = w->path_buf = NULL;
+  w->parsed = NULL;
+  w->listen_fd = -1;
+  return err;
+}
+
+static void worker_main(void *arg) {
+  hcs_worker_t *w = arg;
+  current_worker = w;
+  uint64_t tick = tick_ms(&w->server->cfg);
+  uv_timer_start(&w->timer, on_timer, tick, tick);
+  if (uv_listen((uv_stream_t *)&w->listener, 4096, on_connection) < 0) {
+    /* The socket already listens (hcs_server_start did it), so this cannot
+     * fail in practice; stop cleanly if it does. */
+    atomic_store(&w->stop_requested, true);
+    begin_stop(w);
+  }
+  if (atomic_load(&w->stop_requested) && !w->stopping)
+    begin_stop(w);
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  current_worker = NULL;
+  hcs__server_worker_done(w->server);
+}
+
+int hcs__worker_start(hcs_worker_t *w) {
+  int err = uv_thread_create(&w->thread, worker_main, w);
+  if (err == 0)
+    w->thread_started = true;
+  return err;
+}
+
+void hcs__worker_join(hcs_worker_t *w) {
+  if (w->read_buf == NULL)
+    return; /* init failed or already joined */
+  if (w->thread_started) {
+    uv_thread_join(&w->thread);
+    w->thread_started = false;
+  } else {
+    /* Never ran: close the handles init opened. */
+    w->stopping = true;
+    uv_close((uv_handle_t *)&w->listener, NULL);
+    maybe_finish(w);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&w->loop);
+  uv_mutex_destroy(&w->wake_lock);
+  hcs__free(w->read_buf);
+  hcs__free(w->path_buf);
+  hcs__free(w->parsed);
+  w->read_buf = w->path_buf = NULL;
+  w->parsed = NULL;
+}
