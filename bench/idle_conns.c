@@ -168,7 +168,7 @@ static int open_one(size_t i) {
 static const char *find_header(const char *head, const char *name) {
   size_t nlen = strlen(name);
   const char *p = strstr(head, "\r\n");
-  while (p != NULL && p[2] != '\r') {
+  while (p != NULL && p[2] != '\0') {
     p += 2;
     if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
       const char *v = p + nlen + 1;
@@ -237,7 +237,7 @@ static int read_response(size_t i) {
       dst = c->head + c->head_len;
       room = HEAD_MAX - 1 - c->head_len;
       if (room == 0) {
-        fail(i, 0, "response head larger than " "2047 bytes", 0);
+        fail(i, 0, "response head larger than 2047 bytes", 0);
         return -1;
       }
     } else {

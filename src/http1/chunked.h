@@ -23,6 +23,7 @@ typedef struct hcs_chunked_decoder_s {
 #define HCS_CHUNKED_MAX_LINE 4096     /* size line with extensions */
 #define HCS_CHUNKED_MAX_TRAILER 16384 /* all trailer fields        */
 
+/* Prepare *d (caller-owned) for a new body. */
 void hcs_chunked_decoder_init(hcs_chunked_decoder_t *d);
 
 /*
@@ -34,6 +35,18 @@ void hcs_chunked_decoder_init(hcs_chunked_decoder_t *d);
  * bytes after it are not consumed), 0 when more input is needed (all input
  * was consumed), HCS_EBADREQUEST for malformed framing (bad hex, size
  * overflow, missing CRLF, over-long line or trailer).
+ *
+ * Details: chunk-size is 1*16HEXDIG (leading zeros count) and at most
+ * INT64_MAX; BWS is allowed between the size and a ';' only; extensions may
+ * hold any byte but CTLs other than HTAB, and the size line without its
+ * CRLF is at most HCS_CHUNKED_MAX_LINE bytes. Trailer lines are checked
+ * like head fields (tchar name, ':' right after it, no obs-fold, value
+ * without CTLs other than HTAB) and together, CRLFs included, hold at most
+ * HCS_CHUNKED_MAX_TRAILER bytes. Any split of the input across calls gives
+ * the same decoded bytes and the same result. On error, *out_len and
+ * *consumed tell how far decoding got; the decoder then stays failed (every
+ * later call returns HCS_EBADREQUEST and consumes nothing), and a finished
+ * decoder returns 1 and consumes nothing.
  */
 int hcs_chunked_decode(hcs_chunked_decoder_t *d, const char *in,
                        size_t in_len, char *out, size_t *out_len,

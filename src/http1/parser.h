@@ -32,8 +32,8 @@ typedef struct hcs_http1_header_s {
 } hcs_http1_header_t;
 
 typedef enum {
-  HCS_HTTP1_BODY_NONE = 0,    /* no body                                 */
-  HCS_HTTP1_BODY_LENGTH = 1,  /* content_length bytes follow the head    */
+  HCS_HTTP1_BODY_NONE = 0,    /* no body (also "Content-Length: 0")      */
+  HCS_HTTP1_BODY_LENGTH = 1,  /* content_length (> 0) bytes follow       */
   HCS_HTTP1_BODY_CHUNKED = 2, /* chunked body follows the head           */
 } hcs_http1_body_t;
 
@@ -44,14 +44,18 @@ typedef struct hcs_http1_request_s {
   size_t num_headers;
   hcs_http1_header_t headers[HCS_HTTP1_MAX_HEADERS];
   hcs_http1_body_t body;
-  uint64_t content_length; /* with HCS_HTTP1_BODY_LENGTH                   */
+  uint64_t content_length; /* with HCS_HTTP1_BODY_LENGTH, <= INT64_MAX;
+                              0 otherwise                                  */
   bool keep_alive;        /* persistent after this request (version and
                              Connection: close / keep-alive tokens)        */
-  bool expect_continue;   /* Expect: 100-continue                          */
+  bool expect_continue;   /* Expect: 100-continue, in HTTP/1.1 only (a
+                             1.0 request's expectation is ignored,
+                             RFC 9110 §10.1.1)                             */
 } hcs_http1_request_t;
 
 typedef struct hcs_http1_limits_s {
-  size_t max_header_bytes; /* request line + fields + final CRLF          */
+  size_t max_header_bytes; /* leading CRLFs + request line + fields +
+                              final CRLF; must be > 0                      */
   size_t max_target_bytes; /* request-target; 0 = max_header_bytes         */
 } hcs_http1_limits_t;
 
@@ -69,19 +73,53 @@ typedef struct hcs_http1_limits_s {
  *   HCS_EBADVERSION   505  a well-formed version other than HTTP/1.0, 1.1
  *   HCS_ENOTIMPL      501  Transfer-Encoding other than chunked
  *   HCS_EEXPECT       417  an Expect value other than 100-continue
- * A prefix of a request that would be rejected may already be rejected.
+ * A prefix of a request that would be rejected may already be rejected, and
+ * then with the same code: the bytes are judged in order and the first
+ * offending byte decides. Syntax is checked byte by byte; each field line's
+ * meaning (Content-Length, Transfer-Encoding on 1.0, both framings, a
+ * second Host, Host and Connection syntax) when its CRLF arrives; missing
+ * Host, the transfer codings (400 before 501) and Expect (417) when the
+ * head is complete. On any error *out is left partly written.
+ *
+ * Details of the rules:
+ *  - The request-target is 1*(0x21-0x7E); it is too long (414) as soon as
+ *    its (max_target_bytes + 1)-th byte arrives. When max_header_bytes runs
+ *    out while the target is still being read, the answer is 414, not 431.
+ *  - A head is too big (431) once max_header_bytes bytes have arrived
+ *    without its final empty line, or at the first byte of field line
+ *    HCS_HTTP1_MAX_HEADERS + 1.
+ *  - Only "HTTP/1.0" and "HTTP/1.1" are accepted; another "HTTP/" DIGIT "."
+ *    DIGIT is a 505 once its CRLF arrives; anything else is a 400.
+ *  - Content-Length: 1*DIGIT up to INT64_MAX; several values (list or
+ *    repeated lines) only if all are equal in value. 0 gives BODY_NONE.
+ *  - Transfer-Encoding (lines combined into one list; every element must
+ *    be a bare coding name: parameters and empty elements are a 400):
+ *    400 in HTTP/1.0, with Content-Length, with no coding, or when the last
+ *    coding is not "chunked" ("identity", "gzip", "chunked, identity");
+ *    501 when chunked is last but not alone ("gzip, chunked",
+ *    "chunked, chunked"). Only a lone "chunked" gives BODY_CHUNKED.
+ *  - Host (RFC 9112 §3.2): exactly one in HTTP/1.1, at most one in 1.0, its
+ *    value empty or uri-host [":" port]; otherwise 400.
+ *  - Connection must be a list of tokens (400 otherwise). keep_alive is
+ *    true for 1.1 unless it lists "close", for 1.0 only if it lists
+ *    "keep-alive" and not "close".
+ *  - Expect: every Expect line must be exactly "100-continue" (case
+ *    insensitive), otherwise 417.
  */
 ssize_t hcs_http1_parse_request(const char *buf, size_t len,
                                 const hcs_http1_limits_t *limits,
                                 hcs_http1_request_t *out);
 
 /*
- * Case-insensitive lookup of the first field named `name` in a parsed
- * request. Returns its index, or -1.
+ * Case-insensitive lookup of the first field named `name` (a C string) in a
+ * parsed request. Returns its index, or -1.
  */
 int hcs_http1_find_header(const hcs_http1_request_t *req, const char *name);
 
-/* ASCII case-insensitive comparison of a slice with a C string. */
+/*
+ * ASCII case-insensitive comparison of a slice with a C string: true when
+ * they have the same length and bytes up to ASCII case.
+ */
 bool hcs_http1_str_ieq(hcs_str_t a, const char *b);
 
 /* True for an RFC 9110 tchar. */

@@ -487,26 +487,18 @@ static hcs_response_t *simple_response(int status, const char *allow) {
 /* Route and run the handler for the complete request at c->in; returns the
  * response to send (never NULL unless out of memory). */
 static hcs_response_t *handle(hcs_conn_t *c, const hcs_http1_request_t *h,
+                              hcs_str_t path, hcs_str_t query,
                               hcs_str_t body) {
   hcs_worker_t *w = c->worker;
-  hcs_str_t raw_path, query;
-  if (hcs_target_split(h->target, &raw_path, &query) < 0)
-    return simple_response(400, NULL);
-  hcs_str_t path = raw_path;
-  if (!(raw_path.len == 1 && raw_path.base[0] == '*')) {
-    ssize_t n = hcs_path_normalize(raw_path.base, raw_path.len, w->path_buf);
-    if (n < 0)
-      return simple_response(400, NULL);
-    path = (hcs_str_t){w->path_buf, (size_t)n};
-  }
-  if (!hcs__method_known(h->method))
-    return simple_response(501, NULL);
   char allow_buf[128];
   hcs_str_t allow;
   const hcs_route_t *rt = hcs__router_match(&w->server->router, h->method, path,
                                             allow_buf, sizeof allow_buf - 1,
                                             &allow);
   if (rt == NULL) {
+    /* A method no route names and HTTP does not define: 501. */
+    if (!hcs__method_known(h->method))
+      return simple_response(501, NULL);
     if (allow.len == 0)
       return simple_response(404, NULL);
     allow_buf[allow.len] = '\0';
@@ -543,7 +535,22 @@ static void dispatch(hcs_conn_t *c, size_t request_len) {
   hcs_str_t body = {c->in + c->head_len,
                     c->body_kind == HCS_HTTP1_BODY_CHUNKED ? c->body_len
                                                            : c->body_need};
-  hcs_response_t *res = handle(c, h, body);
+  /* A target we cannot turn into a path is a malformed request: 400, and
+   * the connection closes like for any other syntax error. */
+  hcs_str_t path, query;
+  if (hcs_target_split(h->target, &path, &query) < 0) {
+    fail_request(c, 400);
+    return;
+  }
+  if (!(path.len == 1 && path.base[0] == '*')) {
+    ssize_t n = hcs_path_normalize(path.base, path.len, w->path_buf);
+    if (n < 0) {
+      fail_request(c, 400);
+      return;
+    }
+    path = (hcs_str_t){w->path_buf, (size_t)n};
+  }
+  hcs_response_t *res = handle(c, h, path, query, body);
 
   /* The request's bytes are done with. */
   drop_input(c, request_len);
