@@ -11,6 +11,7 @@
  */
 #include "http1/chunked.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "hcs/error.h"

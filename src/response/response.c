@@ -27,8 +27,13 @@ int hcs_response_new(hcs_response_t **out, int status) {
 
 void hcs__response_finish(hcs_response_t *res, hcs_close_reason_t reason) {
   if (res->waker) {
-    res->waker->res = NULL; /* later wakes find nothing to resume */
-    hcs_waker_unref(res->waker);
+    /* Later wakes find no worker: the worker may be gone by then. */
+    hcs_waker_t *k = res->waker;
+    uv_mutex_lock(&k->lock);
+    k->worker = NULL;
+    uv_mutex_unlock(&k->lock);
+    k->res = NULL;
+    hcs_waker_unref(k);
   }
   if (res->on_close)
     res->on_close(res, reason, res->ud);
@@ -165,6 +170,10 @@ hcs_waker_t *hcs_response_waker(hcs_response_t *res) {
     hcs_waker_t *k = hcs__calloc(1, sizeof(*k));
     if (k == NULL)
       return NULL;
+    if (uv_mutex_init(&k->lock) != 0) {
+      hcs__free(k);
+      return NULL;
+    }
     atomic_init(&k->refs, 1); /* the response's own reference */
     atomic_init(&k->queued, false);
     k->worker = w;
@@ -180,8 +189,10 @@ hcs_waker_t *hcs_waker_ref(hcs_waker_t *w) {
 }
 
 void hcs_waker_unref(hcs_waker_t *w) {
-  if (w && atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1)
+  if (w && atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) == 1) {
+    uv_mutex_destroy(&w->lock);
     hcs__free(w);
+  }
 }
 
 void hcs_waker_wake(hcs_waker_t *w) {
@@ -189,7 +200,13 @@ void hcs_waker_wake(hcs_waker_t *w) {
    * before resuming the producer, so a wake during the pull queues again. */
   if (atomic_exchange_explicit(&w->queued, true, memory_order_acq_rel))
     return;
-  hcs__worker_post_wake(w->worker, w);
+  /* Holding the lock keeps the response from ending (and its worker from
+   * going away) while the wake is posted. Once ended, `queued` stays set and
+   * later wakes return above. */
+  uv_mutex_lock(&w->lock);
+  if (w->worker)
+    hcs__worker_post_wake(w->worker, w);
+  uv_mutex_unlock(&w->lock);
 }
 
 const char *hcs__status_reason(int status) {

@@ -14,6 +14,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include <uv.h>
+
 #include "hcs/response.h"
 #include "response/writeq.h"
 
@@ -40,7 +42,8 @@ struct hcs_response_s {
 struct hcs_waker_s {
   atomic_size_t refs;
   atomic_bool queued;           /* in the worker's wake queue */
-  struct hcs_worker_s *worker;  /* immutable */
+  uv_mutex_t lock;              /* guards worker against the response ending */
+  struct hcs_worker_s *worker;  /* under lock; NULL once the response ended */
   hcs_response_t *res;          /* loop thread only; NULL once ended */
   struct hcs_waker_s *next;     /* wake-queue link, under the worker lock */
 };

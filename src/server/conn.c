@@ -356,8 +356,12 @@ static void drive_stream(hcs_conn_t *c) {
   size_t queued = 0;
   for (int pulls = 0; c->stream == res && c->stream_state == HCS_STREAM_READY;
        pulls++) {
-    if (c->write_in_flight || c->wq.bytes >= max_unsent)
+    if (c->write_in_flight)
       return; /* backed up: on_write resumes us */
+    if (c->wq.bytes >= max_unsent) {
+      flush(c); /* writes, or waits for on_write; either one resumes us */
+      return;
+    }
     if (pulls >= PULLS_PER_TURN || queued >= BYTES_PER_TURN) {
       flush(c); /* let the other connections have this turn */
       hcs__worker_schedule(c->worker, c);

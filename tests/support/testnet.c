@@ -375,9 +375,12 @@ int tn_read_eof(tn_conn_t *c, int timeout_ms) {
 
 int tn_wait_bytes(tn_conn_t *c, const char *needle, int timeout_ms) {
   int64_t deadline = tn_now_ms() + timeout_ms;
+  size_t nl = strlen(needle), from = 0;
   for (;;) {
-    if (c->buf && memmem(c->buf, c->len, needle, strlen(needle)))
+    /* Search only what could hold a match not seen before. */
+    if (c->buf && memmem(c->buf + from, c->len - from, needle, nl))
       return 0;
+    from = c->len >= nl ? c->len - nl + 1 : 0;
     if (c->eof)
       return -EPIPE;
     int rc = tn_fill(c, remaining_ms(deadline));
@@ -494,11 +497,18 @@ static long find_crlf(const tn_conn_t *c, size_t from) {
 }
 
 static int body_append(tn_response_t *r, const char *data, size_t len) {
-  char *p = realloc(r->body, r->body_len + len + 1);
-  if (p == NULL)
-    return -ENOMEM;
-  r->body = p;
-  memcpy(r->body + r->body_len, data, len);
+  if (r->body == NULL || r->body_len + len + 1 > r->body_cap) {
+    size_t cap = r->body_cap ? r->body_cap : 256;
+    while (cap < r->body_len + len + 1)
+      cap *= 2;
+    char *p = realloc(r->body, cap);
+    if (p == NULL)
+      return -ENOMEM;
+    r->body = p;
+    r->body_cap = cap;
+  }
+  if (len)
+    memcpy(r->body + r->body_len, data, len);
   r->body_len += len;
   r->body[r->body_len] = '\0';
   return 0;

@@ -179,6 +179,7 @@ typedef struct tn_response_s {
   tn_framing_t framing;
   char *body;       /* de-chunked, NUL-terminated; never NULL after a read */
   size_t body_len;
+  size_t body_cap;  /* allocated bytes of body */
   size_t nchunks;   /* data chunks seen (chunked only), last chunk excluded */
   size_t chunk_sizes[TN_MAX_CHUNKS]; /* first TN_MAX_CHUNKS sizes */
   bool last_chunk;  /* the "0" chunk and trailer section were received */
