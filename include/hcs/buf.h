@@ -43,6 +43,9 @@ HCS_EXTERN hcs_buf_t *hcs_buf_ref(hcs_buf_t *b);
 /* Drop one reference; the last one frees the buffer. NULL is a no-op. */
 HCS_EXTERN void hcs_buf_unref(hcs_buf_t *b);
 
+/* hcs_buf_unref for a stream's free callback (item is an hcs_buf_t *). */
+HCS_EXTERN void hcs_buf_unref_item(void *item);
+
 /*
  * Initialise a caller-owned static buffer over constant bytes, e.g. the
  * keepalive comment. ref/unref never free it.

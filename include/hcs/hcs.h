@@ -6,11 +6,14 @@
 #define HCS_HCS_H
 
 #include "buf.h"
+#include "clock.h"
 #include "error.h"
 #include "request.h"
 #include "response.h"
 #include "server.h"
+#include "sse.h"
 #include "str.h"
+#include "stream.h"
 #include "version.h"
 
 #endif

@@ -91,7 +91,8 @@ HCS_EXTERN int hcs_response_status(const hcs_response_t *res);
  * the value must not contain CR, LF or NUL. Framing headers are the
  * library's: Content-Length, Transfer-Encoding, Connection, Date and Server
  * are refused with HCS_EINVAL (set Connection: close with
- * hcs_response_set_close). Returns 0, HCS_EINVAL, HCS_ENOMEM, or HCS_ESTATE
+ * hcs_response_set_close), except "Connection: keep-alive", which asks for
+ * that header whenever the connection stays open after the response. Returns 0, HCS_EINVAL, HCS_ENOMEM, or HCS_ESTATE
  * once the response has been returned to the server.
  */
 HCS_EXTERN HCS_WARN_UNUSED int hcs_response_add_header(hcs_response_t *res,

@@ -48,3 +48,7 @@ void hcs_buf_unref(hcs_buf_t *b) {
   if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
     hcs__free(b);
 }
+
+void hcs_buf_unref_item(void *item) {
+  hcs_buf_unref(item);
+}

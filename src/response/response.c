@@ -74,6 +74,13 @@ int hcs_response_add_header(hcs_response_t *res, const char *name,
   if (res->sent)
     return HCS_ESTATE;
   size_t nlen = strlen(name), vlen = strlen(value);
+  /* "Connection: keep-alive" is a wish the connection honours in its own
+   * Connection header (written while it stays open; hcs_sse_headers has it). */
+  if (strcasecmp(name, "connection") == 0 &&
+      strcasecmp(value, "keep-alive") == 0) {
+    res->announce_keep_alive = true;
+    return 0;
+  }
   if (nlen == 0 || !valid_header_value(value) || is_reserved_header(name))
     return HCS_EINVAL;
   for (size_t i = 0; i < nlen; i++)

@@ -31,6 +31,7 @@ struct hcs_response_s {
   void *ud;
   bool flush_headers;
   bool close_conn;
+  bool announce_keep_alive; /* write Connection: keep-alive when kept alive */
   bool sent;        /* handed to the server: no more building */
   bool in_produce;  /* inside the producer: writes allowed */
   hcs_writeq_t *wq; /* where writes go during a pull */

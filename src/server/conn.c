@@ -176,7 +176,7 @@ static int queue_head(hcs_conn_t *c, hcs_response_t *res, const char *framing,
   const char *conn = "";
   if (!c->keep_alive)
     conn = "Connection: close\r\n";
-  else if (c->minor == 0)
+  else if (c->minor == 0 || res->announce_keep_alive)
     conn = "Connection: keep-alive\r\n";
   char line[64];
   int n = snprintf(line, sizeof line, "HTTP/1.1 %d %s\r\n", res->status,
