@@ -128,8 +128,13 @@ int main(int argc, char **argv) {
     hcs_server_free(srv);
     return 1;
   }
-  fprintf(stderr, "hello: listening on http://%s:%d/\n", cfg.host, cfg.port);
-  err = hcs_server_run(srv);
+  /* Start first, so that the line names the port bound (useful with 0). */
+  err = hcs_server_start(srv);
+  if (err == 0) {
+    fprintf(stderr, "hello: listening on http://%s:%d/\n", cfg.host,
+            hcs_server_port(srv));
+    err = hcs_server_run(srv);
+  }
   if (err < 0)
     fprintf(stderr, "hello: %s\n", hcs_strerror(err));
   hcs_server_free(srv);

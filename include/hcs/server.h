@@ -113,9 +113,9 @@ HCS_EXTERN void hcs_server_stop(hcs_server_t *srv);
 HCS_EXTERN int hcs_server_wait(hcs_server_t *srv);
 
 /*
- * Start, stop on SIGINT or SIGTERM, and wait: the whole life of a server
- * binary. Returns 0 after a graceful stop, or an error from
- * hcs_server_start.
+ * Start (unless hcs_server_start already did), stop on SIGINT or SIGTERM,
+ * and wait: the whole life of a server binary. Returns 0 after a graceful
+ * stop, or an error from hcs_server_start.
  */
 HCS_EXTERN HCS_WARN_UNUSED int hcs_server_run(hcs_server_t *srv);
 
@@ -123,6 +123,32 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_server_run(hcs_server_t *srv);
  * Free a server that is stopped (or never started). NULL is a no-op.
  */
 HCS_EXTERN void hcs_server_free(hcs_server_t *srv);
+
+/* The number of worker threads (the config's, or the number of cores). */
+HCS_EXTERN unsigned hcs_server_worker_count(const hcs_server_t *srv);
+
+/*
+ * The index (0 .. worker_count - 1) of the worker whose loop runs on the
+ * calling thread, or -1 when the caller is not a worker thread.
+ */
+HCS_EXTERN int hcs_worker_index(void);
+
+/*
+ * Runs on a worker's loop thread: status 0 when it ran normally, or
+ * HCS_ECANCELED when the worker stopped before it could run (arg must still
+ * be released).
+ */
+typedef void (*hcs_task_cb)(void *arg, int status);
+
+/*
+ * Run fn(arg, 0) on worker `worker`'s loop thread soon. Any thread. Tasks
+ * posted to one worker run in the order posted. Returns 0 (fn runs exactly
+ * once), HCS_EINVAL (no such worker), HCS_ESTATE (not started), HCS_ECLOSED
+ * (the worker has stopped; fn is not called), HCS_ENOMEM.
+ */
+HCS_EXTERN HCS_WARN_UNUSED int hcs_server_post(hcs_server_t *srv,
+                                               unsigned worker,
+                                               hcs_task_cb fn, void *arg);
 
 /* Counters, summed over workers; a consistent-enough snapshot. Any thread. */
 typedef struct hcs_server_stats_s {

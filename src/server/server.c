@@ -15,6 +15,7 @@
 
 #include "common/alloc.h"
 #include "hcs/error.h"
+#include "response/response.h"
 
 void hcs_server_config_init(hcs_server_config_t *cfg) {
   memset(cfg, 0, sizeof(*cfg));
@@ -156,8 +157,10 @@ int hcs_server_start(hcs_server_t *srv) {
   for (; err == 0 && inited < n; inited++)
     err = hcs__worker_init(&srv->workers[inited], srv, inited, fds[inited]);
   if (err < 0) {
-    for (unsigned i = 0; i < inited; i++)
+    for (unsigned i = 0; i < inited; i++) {
       hcs__worker_join(&srv->workers[i]); /* never started: just frees */
+      hcs__worker_destroy(&srv->workers[i]);
+    }
     for (unsigned i = inited; i < opened; i++)
       close(fds[i]);
     hcs__free(fds);
@@ -232,7 +235,7 @@ static void on_all_done_cb(uv_async_t *async) {
 }
 
 int hcs_server_run(hcs_server_t *srv) {
-  int err = hcs_server_start(srv);
+  int err = srv->started ? 0 : hcs_server_start(srv);
   if (err < 0)
     return err;
   /* The calling thread waits on its own loop for SIGINT/SIGTERM and for the
@@ -272,6 +275,9 @@ void hcs_server_free(hcs_server_t *srv) {
     hcs_server_stop(srv);
     hcs_server_wait(srv);
   }
+  if (srv->workers)
+    for (unsigned i = 0; i < srv->nworkers; i++)
+      hcs__worker_destroy(&srv->workers[i]);
   hcs__free(srv->workers);
   hcs__router_cleanup(&srv->router);
   uv_mutex_destroy(&srv->done_lock);
@@ -293,4 +299,44 @@ void hcs_server_stats(const hcs_server_t *srv, hcs_server_stats_t *out) {
     out->timeouts += atomic_load_explicit(&s->timeouts, memory_order_relaxed);
     out->streams_open += atomic_load_explicit(&s->streams_open, memory_order_relaxed);
   }
+}
+
+unsigned hcs_server_worker_count(const hcs_server_t *srv) {
+  return srv->cfg.workers;
+}
+
+int hcs_worker_index(void) {
+  hcs_worker_t *w = hcs__current_worker();
+  return w ? (int)w->index : -1;
+}
+
+/* A task posted through the public API: the user's callback and argument. */
+typedef struct {
+  hcs__task_t task;
+  hcs_task_cb fn;
+  void *arg;
+} user_task_t;
+
+static void run_user_task(hcs__task_t *t, int status) {
+  user_task_t *u = (user_task_t *)t;
+  u->fn(u->arg, status);
+  hcs__free(u);
+}
+
+int hcs_server_post(hcs_server_t *srv, unsigned worker, hcs_task_cb fn,
+                    void *arg) {
+  if (fn == NULL || worker >= srv->cfg.workers)
+    return HCS_EINVAL;
+  if (!srv->started)
+    return HCS_ESTATE;
+  user_task_t *u = hcs__malloc(sizeof(*u));
+  if (u == NULL)
+    return HCS_ENOMEM;
+  u->task.fn = run_user_task;
+  u->fn = fn;
+  u->arg = arg;
+  int err = hcs__worker_post_task(&srv->workers[worker], &u->task);
+  if (err < 0)
+    hcs__free(u);
+  return err;
 }

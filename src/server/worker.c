@@ -73,8 +73,13 @@ static void on_timer(uv_timer_t *t) {
   }
 }
 
+static void run_wakes(hcs_waker_t *k);
+
 static void on_idle(uv_idle_t *idle) {
   hcs_worker_t *w = idle->data;
+  hcs_waker_t *k = w->local_wakes;
+  w->local_wakes = w->local_wakes_tail = NULL;
+  run_wakes(k);
   /* Detach the list first: driving a connection may schedule it again. */
   hcs_list_t batch;
   hcs_list_init(&batch);
@@ -84,7 +89,7 @@ static void on_idle(uv_idle_t *idle) {
     hcs_list_remove(n);
     hcs__conn_drive(hcs_list_entry(n, hcs_conn_t, ready_node));
   }
-  if (hcs_list_empty(&w->ready))
+  if (hcs_list_empty(&w->ready) && w->local_wakes == NULL)
     uv_idle_stop(&w->idle);
 }
 
@@ -97,15 +102,9 @@ void hcs__worker_schedule(hcs_worker_t *w, hcs_conn_t *c) {
 
 static void begin_stop(hcs_worker_t *w);
 
-static void on_async(uv_async_t *async) {
-  hcs_worker_t *w = async->data;
-  if (atomic_load(&w->stop_requested) && !w->stopping)
-    begin_stop(w);
-
-  uv_mutex_lock(&w->wake_lock);
-  hcs_waker_t *k = w->wakes;
-  w->wakes = NULL;
-  uv_mutex_unlock(&w->wake_lock);
+/* Resume the producers of a detached list of wakers and drop the queue's
+ * references. */
+static void run_wakes(hcs_waker_t *k) {
   while (k) {
     hcs_waker_t *next = k->next;
     /* Clear before resuming, so a wake during the pull queues again. */
@@ -118,20 +117,74 @@ static void on_async(uv_async_t *async) {
   }
 }
 
+static void run_tasks(hcs__task_t *t, int status) {
+  while (t) {
+    hcs__task_t *next = t->next;
+    t->fn(t, status); /* may free t */
+    t = next;
+  }
+}
+
+static void on_async(uv_async_t *async) {
+  hcs_worker_t *w = async->data;
+  if (atomic_load(&w->stop_requested) && !w->stopping)
+    begin_stop(w);
+
+  uv_mutex_lock(&w->wake_lock);
+  hcs_waker_t *k = w->wakes;
+  hcs__task_t *t = w->tasks;
+  w->wakes = NULL;
+  w->tasks = w->tasks_tail = NULL;
+  uv_mutex_unlock(&w->wake_lock);
+  run_tasks(t, 0);
+  run_wakes(k);
+}
+
 void hcs__worker_post_wake(hcs_worker_t *w, hcs_waker_t *k) {
   hcs_waker_ref(k);
+  if (current_worker == w) {
+    /* Our own loop: queue it for the idle turn, after the current callback,
+     * so a wake from inside a pull is never lost nor re-entrant. */
+    k->next = NULL;
+    if (w->local_wakes_tail)
+      w->local_wakes_tail->next = k;
+    else
+      w->local_wakes = k;
+    w->local_wakes_tail = k;
+    uv_idle_start(&w->idle, on_idle);
+    return;
+  }
   uv_mutex_lock(&w->wake_lock);
   if (!w->accepting_wakes) {
     uv_mutex_unlock(&w->wake_lock);
     hcs_waker_unref(k); /* the loop is gone: nothing left to resume */
     return;
   }
-  bool was_empty = w->wakes == NULL;
+  bool was_empty = w->wakes == NULL && w->tasks == NULL;
   k->next = w->wakes;
   w->wakes = k;
   if (was_empty)
     uv_async_send(&w->async);
   uv_mutex_unlock(&w->wake_lock);
+}
+
+int hcs__worker_post_task(hcs_worker_t *w, hcs__task_t *t) {
+  t->next = NULL;
+  uv_mutex_lock(&w->wake_lock);
+  if (!w->accepting_wakes) {
+    uv_mutex_unlock(&w->wake_lock);
+    return HCS_ECLOSED;
+  }
+  bool was_empty = w->wakes == NULL && w->tasks == NULL;
+  if (w->tasks_tail)
+    w->tasks_tail->next = t;
+  else
+    w->tasks = t;
+  w->tasks_tail = t;
+  if (was_empty)
+    uv_async_send(&w->async);
+  uv_mutex_unlock(&w->wake_lock);
+  return 0;
 }
 
 const char *hcs__worker_date(hcs_worker_t *w, size_t *len) {
@@ -155,13 +208,15 @@ static void maybe_finish(hcs_worker_t *w) {
   uv_mutex_lock(&w->wake_lock);
   w->accepting_wakes = false;
   hcs_waker_t *k = w->wakes;
+  hcs__task_t *t = w->tasks;
   w->wakes = NULL;
+  w->tasks = w->tasks_tail = NULL;
   uv_mutex_unlock(&w->wake_lock);
-  while (k) {
-    hcs_waker_t *next = k->next;
-    hcs_waker_unref(k);
-    k = next;
-  }
+  run_tasks(t, HCS_ECANCELED);
+  /* No connection is left: these wakes find nothing to resume. */
+  run_wakes(k);
+  run_wakes(w->local_wakes);
+  w->local_wakes = w->local_wakes_tail = NULL;
   uv_close((uv_handle_t *)&w->async, NULL);
   uv_close((uv_handle_t *)&w->timer, NULL);
   uv_close((uv_handle_t *)&w->idle, NULL);
@@ -223,6 +278,7 @@ int hcs__worker_init(hcs_worker_t *w, hcs_server_t *srv, unsigned index,
     goto fail_mem;
   if ((err = uv_mutex_init(&w->wake_lock)) < 0)
     goto fail_mem;
+  w->lock_inited = true;
   if ((err = uv_loop_init(&w->loop)) < 0)
     goto fail_mutex;
   w->loop.data = w;
@@ -246,6 +302,7 @@ fail_loop:
   uv_loop_close(&w->loop);
 fail_mutex:
   uv_mutex_destroy(&w->wake_lock);
+  w->lock_inited = false;
 fail_mem:
   hcs__free(w->read_buf);
   hcs__free(w->path_buf);
@@ -295,10 +352,18 @@ void hcs__worker_join(hcs_worker_t *w) {
     uv_run(&w->loop, UV_RUN_DEFAULT);
   }
   uv_loop_close(&w->loop);
-  uv_mutex_destroy(&w->wake_lock);
+  /* wake_lock stays: wakers and posts may still arrive (and be refused)
+   * until the server is freed; hcs__worker_destroy ends it. */
   hcs__free(w->read_buf);
   hcs__free(w->path_buf);
   hcs__free(w->parsed);
   w->read_buf = w->path_buf = NULL;
   w->parsed = NULL;
+}
+
+void hcs__worker_destroy(hcs_worker_t *w) {
+  if (w->lock_inited) {
+    uv_mutex_destroy(&w->wake_lock);
+    w->lock_inited = false;
+  }
 }

@@ -26,6 +26,20 @@ typedef struct hcs_worker_stats_s {
       streams_open, open;
 } hcs_worker_stats_t;
 
+/*
+ * A unit of work posted to a worker's loop from any thread (intrusive: embed
+ * it in your own object). fn runs once on the loop thread with status 0, or,
+ * when the worker stops before running it, with HCS_ECANCELED (then on the
+ * stopping loop, or in hcs__worker_post_task's caller if the worker was
+ * already gone: see there).
+ */
+typedef struct hcs__task_s hcs__task_t;
+typedef void (*hcs__task_fn)(hcs__task_t *t, int status);
+struct hcs__task_s {
+  hcs__task_fn fn;
+  hcs__task_t *next;
+};
+
 typedef struct hcs_worker_s {
   struct hcs_server_s *server;
   unsigned index;
@@ -42,10 +56,15 @@ typedef struct hcs_worker_s {
   bool thread_started;
   uint64_t shutdown_deadline; /* loop ms, once stopping */
 
-  /* Wakes from any thread: a LIFO stack under a short lock. */
+  /* Wakes and tasks from any thread: under a short lock. */
   uv_mutex_t wake_lock;
-  hcs_waker_t *wakes;
+  hcs_waker_t *wakes;     /* LIFO stack */
+  hcs__task_t *tasks, *tasks_tail; /* FIFO */
   bool accepting_wakes;   /* under wake_lock */
+  bool lock_inited;       /* wake_lock lives until hcs__worker_destroy */
+
+  /* Wakes made on the loop thread itself: no lock, no syscall. */
+  hcs_waker_t *local_wakes, *local_wakes_tail;
 
   /* Loop-thread lists of connections. */
   hcs_list_t conns_reading; /* waiting for a request head/body: header
@@ -81,11 +100,22 @@ int hcs__worker_start(hcs_worker_t *w);
 /* Ask the worker to stop gracefully. Any thread, async-signal-safe. */
 void hcs__worker_request_stop(hcs_worker_t *w);
 
-/* Join the thread and free what init allocated. */
+/* Join the thread and free what init allocated, except the wake lock. */
 void hcs__worker_join(hcs_worker_t *w);
 
-/* Queue a waker for its loop. Any thread; the caller flipped w->queued. */
+/* After join: destroy the wake lock (no wake or post may come any more). */
+void hcs__worker_destroy(hcs_worker_t *w);
+
+/* Queue a waker for its loop. Any thread; the caller flipped w->queued. On
+ * the worker's own thread it costs no lock and no syscall. */
 void hcs__worker_post_wake(hcs_worker_t *w, hcs_waker_t *k);
+
+/*
+ * Run t->fn on the worker's loop. Any thread. Returns 0, or HCS_ECLOSED when
+ * the worker no longer takes work (then fn is not called: the task is still
+ * the caller's).
+ */
+int hcs__worker_post_task(hcs_worker_t *w, hcs__task_t *t);
 
 /* Loop thread: drive conn on the next loop turn (no syscall). */
 void hcs__worker_schedule(hcs_worker_t *w, struct hcs_conn_s *c);

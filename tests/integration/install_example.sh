@@ -28,13 +28,12 @@ flags=()
   "$HCS_SOURCE_DIR/examples/hello.c" -o "$tmp/hello" \
   $(pkg-config --cflags --libs hcs) -Wl,-rpath,"$(pkg-config --variable=libdir hcs)"
 
-# Find a free port, start the installed-library binary, and talk to it.
-for _ in $(seq 1 50); do
-  port=$((20000 + RANDOM % 40000))
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-done
-"$tmp/hello" --host 127.0.0.1 --port "$port" --workers 1 2>"$tmp/log" &
-pid=$!
+# Start the installed-library binary on an ephemeral port, and talk to it.
+# shellcheck source=tests/support/server.sh
+source "$HCS_SOURCE_DIR/tests/support/server.sh"
+start_server "$tmp/log" "$tmp/hello" --workers 1 || exit 1
+pid=$server_pid
+port=$server_port
 body=""
 for _ in $(seq 1 100); do
   body=$(curl -s --max-time 2 "http://127.0.0.1:$port/" || true)

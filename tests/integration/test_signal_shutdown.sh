@@ -60,29 +60,14 @@ port_open() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# start_hello: start hello on a free port; sets $pid and $port. A port taken
-# between the probe and the bind makes hello exit: then try another.
+# shellcheck source=tests/support/server.sh
+source "$HCS_SOURCE_DIR/tests/support/server.sh"
+
+# start_hello: start hello on an ephemeral port; sets $pid and $port.
 start_hello() {
-  local attempt i
-  for attempt in 1 2 3 4 5; do
-    for i in $(seq 1 50); do
-      port=$((20000 + RANDOM % 40000))
-      port_open "$port" || break
-    done
-    "$hello" --host 127.0.0.1 --port "$port" --workers 2 2>"$tmp/log" &
-    pid=$!
-    for i in $(seq 1 100); do
-      running "$pid" || break
-      if [ "$(curl -q -s --noproxy '*' --max-time 2 "http://127.0.0.1:$port/" || true)" = "Hello, world!" ]; then
-        return 0
-      fi
-      sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    pid=""
-  done
-  fail "hello did not start answering"
+  start_server "$tmp/log" "$hello" --workers 2 || fail "hello did not start"
+  pid=$server_pid
+  port=$server_port
 }
 
 deadline=20 # hello's shutdown deadline (10 s) plus a margin

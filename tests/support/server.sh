@@ -1,0 +1,29 @@
+# SPDX-License-Identifier: MIT
+# tests/support/server.sh: start an example server on an ephemeral loopback
+# port for shell tests. Source it, then:
+#   start_server LOG BINARY [ARGS...]
+# runs `BINARY --host 127.0.0.1 --port 0 ARGS...` with stderr to LOG, waits
+# (at most 10 s) for its "listening on http://127.0.0.1:PORT/" line, and sets
+# $server_pid and $server_port. Returns 1 (after printing the log) if the
+# server exits or never says it listens. The kernel picks the port, so two
+# tests never race for one.
+
+start_server() {
+  local log=$1 bin=$2 i line
+  shift 2
+  "$bin" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
+  server_pid=$!
+  server_port=""
+  for i in $(seq 1 200); do
+    line=$(grep -m1 -o 'listening on http://127\.0\.0\.1:[0-9]*' "$log" 2>/dev/null || true)
+    if [ -n "$line" ]; then
+      server_port=${line##*:}
+      return 0
+    fi
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "start_server: $bin did not start listening; its log:" >&2
+  cat "$log" >&2
+  return 1
+}
