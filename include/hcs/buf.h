@@ -46,6 +46,9 @@ HCS_EXTERN void hcs_buf_unref(hcs_buf_t *b);
 /* hcs_buf_unref for a stream's free callback (item is an hcs_buf_t *). */
 HCS_EXTERN void hcs_buf_unref_item(void *item);
 
+/* A buffer's length, for a stream's byte accounting (item is an hcs_buf_t *). */
+HCS_EXTERN size_t hcs_buf_size_item(const void *item);
+
 /*
  * Initialise a caller-owned static buffer over constant bytes, e.g. the
  * keepalive comment. ref/unref never free it.

@@ -152,6 +152,15 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_response_write_buf(hcs_response_t *res,
                                                       hcs_buf_t *buf);
 
 /*
+ * Close a streaming response's connection soon, dropping its unsent bytes
+ * (for instance a subscriber too slow to keep up). The close callback then
+ * runs with HCS_CLOSE_ERROR, on a later turn of the loop, never inside this
+ * call. Loop thread of the response only. Returns 0, or HCS_ESTATE when the
+ * response is not streaming on a connection (not yet sent, or ended).
+ */
+HCS_EXTERN int hcs_response_abort(hcs_response_t *res);
+
+/*
  * A new reference to the response's waker, for resuming a PENDING producer
  * from any thread. Loop thread only (e.g. inside the handler or producer).
  * The waker outlives the response: waking after the response ended is a

@@ -56,7 +56,8 @@ HCS_EXTERN void hcs_stream_unref(hcs_stream_t *s);
  * Add an item without waiting. Any thread, including loop threads.
  * Returns 0 (the stream owns item now, and the consumer is woken),
  * HCS_EAGAIN (full: the caller keeps item), HCS_ECLOSED (closed or cancelled:
- * the caller keeps item).
+ * the caller keeps item), HCS_ENOMEM (the ring, which starts small and
+ * grows up to the capacity, could not grow: the caller keeps item).
  */
 HCS_EXTERN HCS_WARN_UNUSED int hcs_stream_try_push(hcs_stream_t *s,
                                                    void *item);
@@ -65,7 +66,8 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_stream_try_push(hcs_stream_t *s,
  * Add an item, waiting for room. Not on a loop thread: there it returns
  * HCS_EAGAIN at once when full instead of blocking (hcs_stream_try_push's
  * behaviour). Returns 0 (the stream owns item), HCS_ECLOSED (closed or
- * cancelled, possibly while waiting: the caller keeps item), HCS_EAGAIN.
+ * cancelled, possibly while waiting: the caller keeps item), HCS_EAGAIN,
+ * HCS_ENOMEM.
  */
 HCS_EXTERN HCS_WARN_UNUSED int hcs_stream_push(hcs_stream_t *s, void *item);
 
@@ -98,6 +100,26 @@ HCS_EXTERN size_t hcs_stream_length(hcs_stream_t *s);
 
 /* The capacity given to hcs_stream_new. */
 HCS_EXTERN size_t hcs_stream_capacity(const hcs_stream_t *s);
+
+/* The size of an item in bytes, for byte accounting. */
+typedef size_t (*hcs_stream_size_cb)(const void *item);
+
+/*
+ * Count bytes: size_of(item) is added when an item is pushed and subtracted
+ * when it leaves. Set before the first push. Any thread.
+ */
+HCS_EXTERN void hcs_stream_set_sizer(hcs_stream_t *s,
+                                     hcs_stream_size_cb size_of);
+
+/* Bytes queued now (0 without a sizer). Any thread. */
+HCS_EXTERN size_t hcs_stream_bytes(hcs_stream_t *s);
+
+/*
+ * Free the oldest queued item (a drop-oldest policy for full streams). Any
+ * thread. Sets *bytes (may be NULL) to its size. Returns 0, or HCS_EAGAIN
+ * when the stream is empty.
+ */
+HCS_EXTERN int hcs_stream_drop_oldest(hcs_stream_t *s, size_t *bytes);
 
 /*
  * Make `waker` the one woken when an item arrives or the stream closes

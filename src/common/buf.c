@@ -52,3 +52,7 @@ void hcs_buf_unref(hcs_buf_t *b) {
 void hcs_buf_unref_item(void *item) {
   hcs_buf_unref(item);
 }
+
+size_t hcs_buf_size_item(const void *item) {
+  return ((const hcs_buf_t *)item)->len;
+}

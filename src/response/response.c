@@ -12,6 +12,7 @@
 #include "common/alloc.h"
 #include "hcs/error.h"
 #include "http1/parser.h"
+#include "server/conn.h"
 #include "server/worker.h"
 
 int hcs_response_new(hcs_response_t **out, int status) {
@@ -253,4 +254,11 @@ const char *hcs__status_reason(int status) {
   case 505: return "HTTP Version Not Supported";
   default: return "";
   }
+}
+
+int hcs_response_abort(hcs_response_t *res) {
+  if (res->conn == NULL || hcs__current_worker() == NULL)
+    return HCS_ESTATE;
+  hcs__conn_abort(res->conn, res);
+  return 0;
 }

@@ -681,9 +681,20 @@ static void process_input(hcs_conn_t *c) {
   flush(c);
 }
 
+void hcs__conn_abort(hcs_conn_t *c, hcs_response_t *res) {
+  if (c->stream != res || c->state == HCS_CONN_CLOSED)
+    return;
+  c->stream_abort = true;
+  hcs__worker_schedule(c->worker, c);
+}
+
 void hcs__conn_drive(hcs_conn_t *c) {
   if (c->state == HCS_CONN_CLOSED)
     return;
+  if (c->stream && c->stream_abort) {
+    hcs__conn_close(c, HCS_CLOSE_ERROR);
+    return;
+  }
   if (c->stream) {
     if (c->stream_state == HCS_STREAM_READY)
       drive_stream(c);

@@ -78,6 +78,7 @@ typedef struct hcs_conn_s {
   uint8_t stream_reason; /* hcs_close_reason_t once ENDING */
   bool stream_chunked;
   bool stream_head_queued;
+  bool stream_abort;   /* hcs_response_abort: close on the next drive */
 } hcs_conn_t;
 
 /* Accept a connection on w's listener (libuv connection callback). */
@@ -88,6 +89,10 @@ void hcs__conn_drive(hcs_conn_t *c);
 
 /* A waker fired for c's streaming response. */
 void hcs__conn_wake(hcs_conn_t *c, hcs_response_t *res);
+
+/* Loop thread: close c (dropping unsent bytes) on its next drive, because
+ * its streaming response res was aborted. */
+void hcs__conn_abort(hcs_conn_t *c, hcs_response_t *res);
 
 /* A timeout of c's current state has passed. */
 void hcs__conn_timeout(hcs_conn_t *c);

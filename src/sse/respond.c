@@ -16,6 +16,7 @@
 #include "hcs/error.h"
 #include "hcs/sse.h"
 #include "sse/clock.h"
+#include "sse/respond.h"
 
 /* A pull stops after this many events or bytes, to share the loop. */
 #define EVENTS_PER_PULL 64
@@ -259,16 +260,25 @@ int hcs_sse_respond_raw_stream(hcs_response_t **out,
   return respond_with(out, opts, &s);
 }
 
+int hcs__sse_respond_stream(hcs_response_t **out,
+                            const hcs_sse_options_t *opts,
+                            hcs_stream_t *stream, bool raw,
+                            hcs_clock_t *clock, double interval) {
+  if (stream == NULL || (clock && !(interval > 0)))
+    return HCS_EINVAL;
+  sse_src_t s = {.kind = raw ? SRC_RAW_STREAM : SRC_STREAM,
+                 .stream = stream,
+                 .clock = clock,
+                 .interval = interval,
+                 .last_sent = clock ? hcs_clock_now(clock) : 0};
+  return respond_with(out, opts, &s);
+}
+
 int hcs_sse_respond_with_heartbeat(hcs_response_t **out,
                                    const hcs_sse_options_t *opts,
                                    hcs_clock_t *clock, double interval,
                                    hcs_stream_t *stream) {
-  if (stream == NULL || clock == NULL || !(interval > 0))
+  if (clock == NULL)
     return HCS_EINVAL;
-  sse_src_t s = {.kind = SRC_STREAM,
-                 .stream = stream,
-                 .clock = clock,
-                 .interval = interval,
-                 .last_sent = hcs_clock_now(clock)};
-  return respond_with(out, opts, &s);
+  return hcs__sse_respond_stream(out, opts, stream, false, clock, interval);
 }

@@ -18,13 +18,18 @@
 #include "hcs/error.h"
 #include "response/response.h"
 
+#define INITIAL_SLOTS 8
+
 struct hcs_stream_s {
   uv_mutex_t lock;
   uv_cond_t room;   /* signalled when a slot frees or the stream closes */
   atomic_size_t refs;
   hcs_stream_free_cb free_item;
-  size_t capacity;
-  size_t head, count; /* ring: items[(head + i) % capacity], i < count */
+  hcs_stream_size_cb size_of; /* optional byte accounting */
+  size_t bytes;               /* sum of size_of over queued items */
+  size_t capacity;    /* most items queued at once */
+  size_t slots;       /* ring size: starts small, doubles up to capacity */
+  size_t head, count; /* ring: items[(head + i) % slots], i < count */
   unsigned waiters;   /* pushers blocked on `room` */
   bool closed;        /* no more pushes */
   bool cancelled;     /* closed and emptied by the consumer's cancel */
@@ -39,7 +44,9 @@ int hcs_stream_new(hcs_stream_t **out, size_t capacity,
   hcs_stream_t *s = hcs__calloc(1, sizeof(*s));
   if (s == NULL)
     return HCS_ENOMEM;
-  s->items = hcs__malloc(capacity * sizeof(void *));
+  /* A small ring first: an idle stream costs little, and it grows. */
+  s->slots = capacity < INITIAL_SLOTS ? capacity : INITIAL_SLOTS;
+  s->items = hcs__malloc(s->slots * sizeof(void *));
   if (s->items == NULL) {
     hcs__free(s);
     return HCS_ENOMEM;
@@ -67,11 +74,12 @@ hcs_stream_t *hcs_stream_ref(hcs_stream_t *s) {
   return s;
 }
 
-/* Free the n items of ring (capacity slots) starting at head. */
-static void free_ring(hcs_stream_t *s, void **ring, size_t head, size_t n) {
+/* Free the n items of ring (`slots` slots) starting at head. */
+static void free_ring(hcs_stream_t *s, void **ring, size_t slots, size_t head,
+                      size_t n) {
   if (s->free_item)
     for (size_t i = 0; i < n; i++)
-      s->free_item(ring[(head + i) % s->capacity]);
+      s->free_item(ring[(head + i) % slots]);
 }
 
 void hcs_stream_unref(hcs_stream_t *s) {
@@ -79,7 +87,7 @@ void hcs_stream_unref(hcs_stream_t *s) {
       atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
     return;
   /* The last reference: nobody else can touch the ring. */
-  free_ring(s, s->items, s->head, s->count);
+  free_ring(s, s->items, s->slots, s->head, s->count);
   hcs_waker_unref(s->waker);
   uv_cond_destroy(&s->room);
   uv_mutex_destroy(&s->lock);
@@ -94,8 +102,23 @@ static int push_locked(hcs_stream_t *s, void *item, hcs_waker_t **to_wake) {
     return HCS_ECLOSED;
   if (s->count == s->capacity)
     return HCS_EAGAIN;
-  s->items[(s->head + s->count) % s->capacity] = item;
+  if (s->count == s->slots) {
+    /* Double the ring, oldest item first. */
+    size_t slots = s->slots * 2 < s->capacity ? s->slots * 2 : s->capacity;
+    void **ring = hcs__malloc(slots * sizeof(void *));
+    if (ring == NULL)
+      return HCS_ENOMEM;
+    for (size_t i = 0; i < s->count; i++)
+      ring[i] = s->items[(s->head + i) % s->slots];
+    hcs__free(s->items);
+    s->items = ring;
+    s->slots = slots;
+    s->head = 0;
+  }
+  s->items[(s->head + s->count) % s->slots] = item;
   s->count++;
+  if (s->size_of)
+    s->bytes += s->size_of(item);
   *to_wake = s->waker ? hcs_waker_ref(s->waker) : NULL;
   return 0;
 }
@@ -132,47 +155,84 @@ int hcs_stream_push(hcs_stream_t *s, void *item) {
   return err;
 }
 
+/* Remove the oldest item. Under the lock; the stream is not empty. */
+static void *shift_locked(hcs_stream_t *s, size_t *bytes) {
+  void *item = s->items[s->head];
+  s->head = (s->head + 1) % s->slots;
+  s->count--;
+  size_t n = s->size_of ? s->size_of(item) : 0;
+  s->bytes -= n;
+  if (bytes)
+    *bytes = n;
+  if (s->waiters)
+    uv_cond_signal(&s->room);
+  return item;
+}
+
 int hcs_stream_try_take(hcs_stream_t *s, void **item) {
   uv_mutex_lock(&s->lock);
   int err = 0;
-  if (s->count == 0) {
+  if (s->count == 0)
     err = s->closed ? HCS_ECLOSED : HCS_EAGAIN;
-  } else {
-    *item = s->items[s->head];
-    s->head = (s->head + 1) % s->capacity;
-    s->count--;
-    if (s->waiters)
-      uv_cond_signal(&s->room);
-  }
+  else
+    *item = shift_locked(s, NULL);
   uv_mutex_unlock(&s->lock);
   return err;
 }
 
+int hcs_stream_drop_oldest(hcs_stream_t *s, size_t *bytes) {
+  uv_mutex_lock(&s->lock);
+  if (s->count == 0) {
+    uv_mutex_unlock(&s->lock);
+    return HCS_EAGAIN;
+  }
+  void *item = shift_locked(s, bytes);
+  uv_mutex_unlock(&s->lock);
+  if (s->free_item)
+    s->free_item(item);
+  return 0;
+}
+
+void hcs_stream_set_sizer(hcs_stream_t *s, hcs_stream_size_cb size_of) {
+  uv_mutex_lock(&s->lock);
+  s->size_of = size_of;
+  uv_mutex_unlock(&s->lock);
+}
+
+size_t hcs_stream_bytes(hcs_stream_t *s) {
+  uv_mutex_lock(&s->lock);
+  size_t n = s->bytes;
+  uv_mutex_unlock(&s->lock);
+  return n;
+}
+
 /* Close, and on cancel empty the ring; wakes the consumer and all waiters. */
 static void close_stream(hcs_stream_t *s, bool cancel) {
-  /* A cancelled ring is swapped for a fresh one (allocated outside the
-   * lock) so that its items are freed after unlocking; without memory for
-   * it they are freed under the lock. */
-  void **fresh = cancel ? hcs__malloc(s->capacity * sizeof(void *)) : NULL;
+  /* A cancelled ring is swapped for a small fresh one (allocated outside
+   * the lock) so that its items are freed after unlocking; without memory
+   * for it they are freed under the lock. */
+  void **fresh = cancel ? hcs__malloc(INITIAL_SLOTS * sizeof(void *)) : NULL;
   void **old = NULL;
-  size_t head = 0, n = 0;
+  size_t old_slots = 0, head = 0, n = 0;
   uv_mutex_lock(&s->lock);
   s->closed = true;
   if (cancel && !s->cancelled) {
     s->cancelled = true;
     if (fresh) {
-      old = s->items, head = s->head, n = s->count;
+      old = s->items, old_slots = s->slots, head = s->head, n = s->count;
       s->items = fresh;
+      s->slots = s->capacity < INITIAL_SLOTS ? s->capacity : INITIAL_SLOTS;
       fresh = NULL;
     } else {
-      free_ring(s, s->items, s->head, s->count);
+      free_ring(s, s->items, s->slots, s->head, s->count);
     }
     s->head = s->count = 0;
+    s->bytes = 0;
   }
   uv_cond_broadcast(&s->room);
   hcs_waker_t *w = s->waker ? hcs_waker_ref(s->waker) : NULL;
   uv_mutex_unlock(&s->lock);
-  free_ring(s, old, head, n);
+  free_ring(s, old, old_slots, head, n);
   hcs__free(old);
   hcs__free(fresh);
   wake(w);
