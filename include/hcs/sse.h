@@ -11,7 +11,7 @@
  * LF or NUL is refused with HCS_EINVAL, so it can never reach the wire; so are
  * other C0 controls and DEL in an event type, an id with leading or trailing
  * space or tab (it would come back trimmed in Last-Event-ID), and a retry
- * above 2147483647. Nothing is stripped silently. Data is length-delimited
+ * that is negative (other than HCS_SSE_NO_RETRY) or above 2147483647. Nothing is stripped silently. Data is length-delimited
  * and may hold any byte; each CRLF, LF or lone CR starts a new "data: " line.
  *
  * Responses: every hcs_sse_respond* function builds a 200 text/event-stream
@@ -43,16 +43,20 @@
 /* The largest retry value accepted, in milliseconds. */
 #define HCS_SSE_RETRY_MAX 2147483647
 
+/* "No retry field" (any other negative retry is refused: clients ignore
+ * "retry: -1", specs/sse.md row 34). */
+#define HCS_SSE_NO_RETRY INT64_MIN
+
 /*
  * One event. Absent optional fields: event_type.base == NULL, id.base ==
- * NULL, retry < 0. An empty but present event type is written as no event
+ * NULL, retry == HCS_SSE_NO_RETRY. An empty but present event type is written as no event
  * line (it dispatches as "message" either way); an empty present id is
  * written as "id: " (it tells the client to forget its last id).
  */
 typedef struct hcs_sse_event_s {
   hcs_str_t event_type; /* "event:" field, or base NULL for "message" */
   hcs_str_t id;         /* "id:" field, or base NULL for none */
-  int64_t retry;        /* "retry:" milliseconds, or < 0 for none */
+  int64_t retry;        /* "retry:" milliseconds, or HCS_SSE_NO_RETRY */
   hcs_str_t data;       /* payload, any bytes; base may be NULL if len 0 */
 } hcs_sse_event_t;
 
@@ -127,7 +131,8 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_sse_event_typed(hcs_sse_event_t **out,
 
 /*
  * An event with any fields: event_type and id are slices (base NULL =
- * absent), retry in milliseconds (< 0 = absent), data len bytes. All copied.
+ * absent), retry in milliseconds (HCS_SSE_NO_RETRY = absent), data len
+ * bytes. All copied.
  * Returns 0, HCS_EINVAL (a field fails validation; *out untouched),
  * HCS_ENOMEM.
  */
@@ -172,7 +177,7 @@ HCS_EXTERN ssize_t hcs_sse_format_into(const hcs_sse_event_t *ev, char *dst,
 /*
  * Format a comment (the seed's `comment`): every line of text (split like
  * data) prefixed with ": ", then an empty line; "" gives exactly ":\n\n".
- * Sets *out and returns 0, or HCS_ENOMEM.
+ * Sets *out and returns 0; HCS_EINVAL (text NULL with len > 0); HCS_ENOMEM.
  */
 HCS_EXTERN HCS_WARN_UNUSED int hcs_sse_comment(const void *text, size_t len,
                                                hcs_buf_t **out);

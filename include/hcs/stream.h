@@ -119,7 +119,7 @@ HCS_EXTERN size_t hcs_stream_bytes(hcs_stream_t *s);
  * thread. Sets *bytes (may be NULL) to its size. Returns 0, or HCS_EAGAIN
  * when the stream is empty.
  */
-HCS_EXTERN int hcs_stream_drop_oldest(hcs_stream_t *s, size_t *bytes);
+HCS_EXTERN HCS_WARN_UNUSED int hcs_stream_drop_oldest(hcs_stream_t *s, size_t *bytes);
 
 /*
  * Make `waker` the one woken when an item arrives or the stream closes

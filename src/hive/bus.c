@@ -496,7 +496,7 @@ int hive_publish_event(hive_bus_t *bus, const char *topic,
 
 int hive_publish(hive_bus_t *bus, const char *topic, const void *payload,
                  size_t len) {
-  hcs_sse_event_t ev = {{NULL, 0}, {NULL, 0}, -1, {payload, len}};
+  hcs_sse_event_t ev = {{NULL, 0}, {NULL, 0}, HCS_SSE_NO_RETRY, {payload, len}};
   return hive_publish_event(bus, topic, &ev);
 }
 

@@ -27,8 +27,7 @@ static void place(hcs_str_t *dst, hcs_str_t src, char **p) {
 
 int hcs_sse_make(hcs_sse_event_t **out, hcs_str_t event_type, hcs_str_t id,
                  int64_t retry, const void *data, size_t len) {
-  hcs_sse_event_t probe = {event_type, id, retry < 0 ? -1 : retry,
-                           {data, len}};
+  hcs_sse_event_t probe = {event_type, id, retry, {data, len}};
   /* A present field needs bytes to copy: {NULL, n > 0} is a caller bug. */
   if ((event_type.base == NULL && event_type.len) ||
       (id.base == NULL && id.len) || hcs_sse_validate(&probe) < 0)
@@ -50,7 +49,7 @@ int hcs_sse_make(hcs_sse_event_t **out, hcs_str_t event_type, hcs_str_t id,
 
 int hcs_sse_event(hcs_sse_event_t **out, const void *data, size_t len) {
   hcs_str_t none = {NULL, 0};
-  return hcs_sse_make(out, none, none, -1, data, len);
+  return hcs_sse_make(out, none, none, HCS_SSE_NO_RETRY, data, len);
 }
 
 int hcs_sse_event_typed(hcs_sse_event_t **out, const char *event_type,
@@ -58,7 +57,8 @@ int hcs_sse_event_typed(hcs_sse_event_t **out, const char *event_type,
   if (event_type == NULL)
     return HCS_EINVAL;
   hcs_str_t none = {NULL, 0};
-  return hcs_sse_make(out, hcs_str_c(event_type), none, -1, data, len);
+  return hcs_sse_make(out, hcs_str_c(event_type), none, HCS_SSE_NO_RETRY, data,
+                      len);
 }
 
 void hcs_sse_event_free(hcs_sse_event_t *ev) {

@@ -49,7 +49,8 @@ int hcs_sse_validate(const hcs_sse_event_t *ev) {
     return HCS_EINVAL;
   if (ev->id.base && !valid_id(ev->id))
     return HCS_EINVAL;
-  if (ev->retry > HCS_SSE_RETRY_MAX)
+  if (ev->retry != HCS_SSE_NO_RETRY &&
+      (ev->retry < 0 || ev->retry > HCS_SSE_RETRY_MAX))
     return HCS_EINVAL;
   return 0;
 }
@@ -93,6 +94,12 @@ static size_t next_break(const char *text, size_t from, size_t len) {
 
 static char *write_lines(char *p, const char *text, size_t len,
                          const char *prefix, size_t prefix_len) {
+  if (len == 0) {
+    /* One empty line; text may be NULL here. */
+    p = put(p, prefix, prefix_len);
+    *p++ = '\n';
+    return p;
+  }
   size_t start = 0;
   for (;;) {
     size_t end = next_break(text, start, len);
@@ -128,7 +135,7 @@ ssize_t hcs_sse_format_size(const hcs_sse_event_t *ev) {
     n += 7 + ev->event_type.len + 1; /* "event: " type LF */
   if (ev->id.base)
     n += 4 + ev->id.len + 1; /* "id: " id LF */
-  if (ev->retry >= 0) {
+  if (ev->retry != HCS_SSE_NO_RETRY) {
     char digits[24];
     n += 7 + retry_digits(ev->retry, digits) + 1; /* "retry: " n LF */
   }
@@ -153,7 +160,7 @@ ssize_t hcs_sse_format_into(const hcs_sse_event_t *ev, char *dst, size_t cap) {
     p = put(p, ev->id.base, ev->id.len);
     *p++ = '\n';
   }
-  if (ev->retry >= 0) {
+  if (ev->retry != HCS_SSE_NO_RETRY) {
     char digits[24];
     size_t nd = retry_digits(ev->retry, digits);
     p = put(p, "retry: ", 7);

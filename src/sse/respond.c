@@ -80,7 +80,7 @@ static int next(sse_src_t *s, hcs_response_t *res, size_t *bytes) {
   int r;
   switch (s->kind) {
   case SRC_GENERATOR: {
-    hcs_sse_event_t ev = {{NULL, 0}, {NULL, 0}, -1, {NULL, 0}};
+    hcs_sse_event_t ev = {{NULL, 0}, {NULL, 0}, HCS_SSE_NO_RETRY, {NULL, 0}};
     r = s->gen(res, &ev, s->ud);
     if (r != HCS_SSE_NEXT)
       return r;
