@@ -8,19 +8,20 @@
  * the 16 B event has no 80-byte boundary, so it has no multi-line row).
  *
  * For every case and function (a row) it calibrates an iteration count that
- * takes about SECONDS of CPU (default 0.25 s), then runs RUNS rounds (default
- * 5), each timing every row once on exactly that count, and prints, as a
- * Markdown table, the median events/s and wire MB/s (formatted bytes out,
- * 1 MB = 10^6 bytes) with the slowest and fastest round, and the median by
- * wall clock. The main figures use the thread's CPU
- * time (CLOCK_THREAD_CPUTIME_ID): the work is single-threaded and does no
- * I/O, so CPU time is its cost, and unlike wall time it leaves out the time
- * other processes on a shared machine take the core away. It checks once per
- * case that both functions give identical bytes of the advertised size.
+ * takes about SECONDS of CPU (default 0.25 s), then runs ROUNDS rounds
+ * (default 5), each timing every row once on exactly that count, so a slow
+ * spell costs each row one sample. It prints, as a Markdown table, the median
+ * events/s and wire MB/s (formatted bytes out, 1 MB = 10^6 bytes) with the
+ * slowest and fastest round, and the median by wall clock. The main figures
+ * use the thread's CPU time (CLOCK_THREAD_CPUTIME_ID): the work is
+ * single-threaded and does no I/O, so CPU time is its cost, and unlike wall
+ * time it leaves out the time other processes on a shared machine take the
+ * core away. It checks once per case that both functions give identical
+ * bytes of the advertised size. Results: docs/benchmarks.md.
  *
  * Built by CMake as bench/bench_sse_format (linked with hcs_static):
  *   cmake --build build --target bench_sse_format
- *   build/bench/bench_sse_format [-r RUNS] [-t SECONDS]
+ *   build/bench/bench_sse_format [-r ROUNDS] [-t SECONDS]
  */
 #include <hcs/error.h>
 #include <hcs/sse.h>
@@ -143,8 +144,9 @@ static uint64_t calibrate(bool alloc, const hcs_sse_event_t *ev, char *dst,
 }
 
 static void usage(const char *argv0) {
-  fprintf(stderr, "usage: %s [-r ROUNDS (1..%d, default 5)] "
-                  "[-t SECONDS per run (default 0.25)]\n",
+  fprintf(stderr,
+          "usage: %s [-r ROUNDS (1..%d, default 5)] "
+          "[-t SECONDS per run (default 0.25)]\n",
           argv0, MAX_RUNS);
   exit(2);
 }
@@ -225,8 +227,7 @@ int main(int argc, char **argv) {
     data[c] = malloc(cases[c].len);
     hcs_sse_event_t ev;
     ssize_t size;
-    if (data[c] == NULL ||
-        (size = prepare(&cases[c], data[c], check, &ev)) < 0)
+    if (data[c] == NULL || (size = prepare(&cases[c], data[c], check, &ev)) < 0)
       return 1;
     for (int alloc = 0; alloc <= 1; alloc++) {
       row_t *r = &rows[nrows++];

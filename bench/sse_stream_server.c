@@ -66,8 +66,9 @@ static void on_close(hcs_response_t *res, hcs_close_reason_t why, void *ud) {
   (void)res;
   stream_state_t *st = ud;
   if (why != HCS_CLOSE_FINISHED)
-    fprintf(stderr, "sse_stream_server: stream ended early (reason %d) with "
-                    "%ld events unsent\n",
+    fprintf(stderr,
+            "sse_stream_server: stream ended early (reason %d) with "
+            "%ld events unsent\n",
             (int)why, st->left);
   hcs_buf_unref(st->wire);
   free(st);
@@ -115,7 +116,8 @@ static hcs_response_t *events(hcs_request_t *req, void *ud) {
   st->left = n;
   st->size = (size_t)size;
   if (raw) {
-    hcs_sse_event_t ev = {{NULL, 0}, {NULL, 0}, HCS_SSE_NO_RETRY, {payload, st->size}};
+    hcs_sse_event_t ev = {
+        {NULL, 0}, {NULL, 0}, HCS_SSE_NO_RETRY, {payload, st->size}};
     if (hcs_sse_format(&ev, &st->wire) < 0) {
       free(st);
       return NULL;
@@ -150,8 +152,7 @@ int main(int argc, char **argv) {
       bad = true;
   }
   if (bad) {
-    fprintf(stderr, "usage: %s [--host H] [--port P] [--workers N]\n",
-            argv[0]);
+    fprintf(stderr, "usage: %s [--host H] [--port P] [--workers N]\n", argv[0]);
     return 2;
   }
   memset(payload, 'x', sizeof payload);
