@@ -72,6 +72,24 @@ HCS_EXTERN int hcs_request_query_param(hcs_request_t *req, const char *name,
                                        hcs_str_t *value);
 
 /*
+ * The client's address as text ("127.0.0.1", "::1") into buf (cap bytes,
+ * NUL-terminated). Returns 0, or a negative error (then buf holds "-").
+ */
+HCS_EXTERN int hcs_request_peer(const hcs_request_t *req, char *buf,
+                                size_t cap);
+
+/*
+ * Like hcs_request_query_next and hcs_request_query_param, over the body
+ * read as application/x-www-form-urlencoded (the Content-Type is not
+ * checked: see hcs_request_header). Decoded on first use; values stay valid
+ * until the handler returns.
+ */
+HCS_EXTERN int hcs_request_form_next(hcs_request_t *req, const char *name,
+                                     size_t *cursor, hcs_str_t *value);
+HCS_EXTERN int hcs_request_form_param(hcs_request_t *req, const char *name,
+                                      hcs_str_t *value);
+
+/*
  * The request body, de-chunked, complete (the handler runs after the whole
  * body has arrived, up to the server's max_body_bytes). Empty when none.
  */

@@ -159,6 +159,7 @@ typedef struct hcs_server_stats_s {
   uint64_t bad_requests;         /* answered 4xx/5xx by the parser/limits  */
   uint64_t timeouts;             /* header or idle timeouts                */
   uint64_t streams_open;         /* streaming responses in progress        */
+  uint64_t bytes_out;            /* bytes written to sockets               */
 } hcs_server_stats_t;
 
 HCS_EXTERN void hcs_server_stats(const hcs_server_t *srv,

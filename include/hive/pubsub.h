@@ -118,6 +118,15 @@ HCS_EXTERN HCS_WARN_UNUSED int hive_publish_event(hive_bus_t *bus,
                                                   const hcs_sse_event_t *ev);
 
 /*
+ * Like hive_publish_event, but subscribers see `payload` (len bytes, copied;
+ * e.g. routing data for their callbacks) as msg->payload instead of the
+ * event's data. The wire bytes are still the formatted event. Any thread.
+ */
+HCS_EXTERN HCS_WARN_UNUSED int hive_publish_event_with(
+    hive_bus_t *bus, const char *topic, const hcs_sse_event_t *ev,
+    const void *payload, size_t len);
+
+/*
  * Subscribe to topic (copied). cb(sub, msg, ud) runs on this worker for
  * every message published after this call. Worker thread only. Sets *out
  * and returns 0; HCS_ESTATE (not on a worker of the bus's server);
@@ -130,7 +139,7 @@ HCS_EXTERN HCS_WARN_UNUSED int hive_subscribe(hive_sub_t **out,
 
 /*
  * Subscribe, first replaying the history after the message whose id is
- * last_id (NUL-terminated). The replayed messages are delivered to cb
+ * last_id (NUL-terminated), or all of it when last_id is NULL. The replayed messages are delivered to cb
  * before this returns (after *out is set), then live ones follow with no
  * gap and no duplicate. Returns 0 as hive_subscribe, or HCS_ENOENT when
  * last_id is not in the history (unknown or evicted): the subscription is

@@ -31,11 +31,22 @@ typedef enum {
   HIVE_SLOW_DROP_OLDEST = 1 /* drop the oldest queued messages, count them */
 } hive_slow_policy_t;
 
+/*
+ * Decides whether a message goes to this response (e.g. topic selectors and
+ * authorization). Runs on the response's worker, for live and replayed
+ * messages alike.
+ */
+typedef bool (*hive_sse_filter_cb)(const hive_message_t *msg, void *ud);
+
 /* Options; hive_sse_options_init gives the defaults. */
 typedef struct hive_sse_options_s {
   hcs_sse_options_t sse;     /* flush_headers_immediately (default true),
                                 on_close and ud (after the subscriptions end) */
+  hive_sse_filter_cb filter; /* NULL: every message */
+  void *filter_ud;           /* borrowed until on_close */
   const char *last_event_id; /* replay history after this id (NULL: none) */
+  bool replay_all;           /* without last_event_id: replay all history */
+  bool *last_event_id_found; /* if set: whether every topic knew the id */
   size_t max_queued_bytes;   /* per subscriber (default 1 MiB) */
   hive_slow_policy_t slow_policy;
   double heartbeat_interval; /* seconds; 0: no heartbeat (default 15) */

@@ -395,7 +395,7 @@ static void history_append(hive_bus_t *bus, hive_topic_t *t, hive_msg_t *m) {
 
 /* Build the message for t's next sequence number. Under the topic lock. */
 static int msg_new(hive_bus_t *bus, hive_topic_t *t, const hcs_sse_event_t *ev,
-                   hive_msg_t **out) {
+                   hcs_str_t payload, hive_msg_t **out) {
   uint64_t seq = t->seq + 1;
   char seq_id[24];
   hcs_sse_event_t e = *ev;
@@ -405,7 +405,7 @@ static int msg_new(hive_bus_t *bus, hive_topic_t *t, const hcs_sse_event_t *ev,
     e.id.len = (size_t)n;
   }
   size_t deliveries = bus->nworkers * sizeof(delivery_t);
-  hive_msg_t *m = hcs__malloc(sizeof(*m) + deliveries + e.id.len + e.data.len);
+  hive_msg_t *m = hcs__malloc(sizeof(*m) + deliveries + e.id.len + payload.len);
   if (m == NULL)
     return HCS_ENOMEM;
   int err = hcs_sse_format(&e, &m->view.wire);
@@ -420,10 +420,10 @@ static int msg_new(hive_bus_t *bus, hive_topic_t *t, const hcs_sse_event_t *ev,
   m->view.id.base = p;
   m->view.id.len = e.id.len;
   p += e.id.len;
-  if (e.data.len)
-    memcpy(p, e.data.base, e.data.len);
+  if (payload.len)
+    memcpy(p, payload.base, payload.len);
   m->view.payload.base = p;
-  m->view.payload.len = e.data.len;
+  m->view.payload.len = payload.len;
   m->view.topic.base = t->name;
   m->view.topic.len = t->name_len;
   m->view.seq = seq;
@@ -455,10 +455,12 @@ static hive_topic_t *topic_get(hive_bus_t *bus, const char *name, size_t len,
   return t;
 }
 
-int hive_publish_event(hive_bus_t *bus, const char *topic,
-                       const hcs_sse_event_t *ev) {
+int hive_publish_event_with(hive_bus_t *bus, const char *topic,
+                            const hcs_sse_event_t *ev, const void *payload,
+                            size_t plen) {
   size_t len;
-  if (check_topic(topic, &len) < 0 || hcs_sse_validate(ev) < 0)
+  if (check_topic(topic, &len) < 0 || hcs_sse_validate(ev) < 0 ||
+      (payload == NULL && plen > 0))
     return HCS_EINVAL;
   /* Without history, a topic nobody subscribes to keeps nothing. */
   bool keep = bus->cfg.history_count > 0;
@@ -471,7 +473,7 @@ int hive_publish_event(hive_bus_t *bus, const char *topic,
   }
   hive_msg_t *m;
   uv_mutex_lock(&t->lock);
-  int err = msg_new(bus, t, ev, &m);
+  int err = msg_new(bus, t, ev, (hcs_str_t){payload, plen}, &m);
   if (err == 0) {
     history_append(bus, t, m);
     for (unsigned w = 0; w < bus->nworkers; w++) {
@@ -494,6 +496,13 @@ int hive_publish_event(hive_bus_t *bus, const char *topic,
   return err;
 }
 
+int hive_publish_event(hive_bus_t *bus, const char *topic,
+                       const hcs_sse_event_t *ev) {
+  if (ev == NULL)
+    return HCS_EINVAL;
+  return hive_publish_event_with(bus, topic, ev, ev->data.base, ev->data.len);
+}
+
 int hive_publish(hive_bus_t *bus, const char *topic, const void *payload,
                  size_t len) {
   hcs_sse_event_t ev = {{NULL, 0}, {NULL, 0}, HCS_SSE_NO_RETRY, {payload, len}};
@@ -502,36 +511,47 @@ int hive_publish(hive_bus_t *bus, const char *topic, const void *payload,
 
 /* ---- subscribing ----------------------------------------------------------- */
 
-/* The history after the message with id last_id, as new references in
+/* References to the history from position `from` (0 = oldest) to the end,
+ * in *replay (count *n). Under the topic lock. */
+static int collect(hive_topic_t *t, size_t slots, size_t from,
+                   hive_msg_t ***replay, size_t *n) {
+  size_t count = t->hist_count - from;
+  if (count == 0)
+    return 0;
+  hive_msg_t **r = hcs__malloc(count * sizeof(*r));
+  if (r == NULL)
+    return HCS_ENOMEM;
+  for (size_t i = 0; i < count; i++)
+    r[i] = msg_ref(t->hist[(t->hist_head + from + i) % slots]);
+  *replay = r;
+  *n = count;
+  return 0;
+}
+
+/* The history after the message with id last_id (everything when NULL), as new references in
  * *replay (count *n). Under the topic lock. Returns 0, HCS_ENOENT (no such
  * id: nothing collected) or HCS_ENOMEM. */
 static int history_after(hive_bus_t *bus, hive_topic_t *t, const char *last_id,
                          hive_msg_t ***replay, size_t *n) {
-  size_t slots = bus->cfg.history_count, idlen = strlen(last_id);
+  size_t slots = bus->cfg.history_count;
   *replay = NULL;
   *n = 0;
+  if (last_id == NULL)
+    return collect(t, slots, 0, replay, n); /* everything retained */
+  size_t idlen = strlen(last_id);
   /* Newest first: a resuming client is usually close to the end. */
   for (size_t k = t->hist_count; k-- > 0;) {
     hive_msg_t *m = t->hist[(t->hist_head + k) % slots];
     if (m->view.id.len != idlen || memcmp(m->view.id.base, last_id, idlen) != 0)
       continue;
-    size_t count = t->hist_count - 1 - k;
-    if (count == 0)
-      return 0;
-    hive_msg_t **r = hcs__malloc(count * sizeof(*r));
-    if (r == NULL)
-      return HCS_ENOMEM;
-    for (size_t i = 0; i < count; i++)
-      r[i] = msg_ref(t->hist[(t->hist_head + k + 1 + i) % slots]);
-    *replay = r;
-    *n = count;
-    return 0;
+    return collect(t, slots, k + 1, replay, n);
   }
   return HCS_ENOENT;
 }
 
 static int subscribe(hive_sub_t **out, hive_bus_t *bus, const char *topic,
-                     const char *last_id, hive_message_cb cb, void *ud) {
+                     bool replay, const char *last_id, hive_message_cb cb,
+                     void *ud) {
   hcs_worker_t *worker = hcs__current_worker();
   if (worker == NULL || worker->server != bus->srv)
     return HCS_ESTATE;
@@ -560,12 +580,14 @@ static int subscribe(hive_sub_t **out, hive_bus_t *bus, const char *topic,
     hcs__free(sub);
     return HCS_ENOMEM;
   }
-  hive_msg_t **replay = NULL;
+  hive_msg_t **replayed = NULL;
   size_t nreplay = 0;
   int found = 0;
   uv_mutex_lock(&t->lock);
-  if (last_id)
-    found = history_after(bus, t, last_id, &replay, &nreplay);
+  if (replay && t->hist_count > 0)
+    found = history_after(bus, t, last_id, &replayed, &nreplay);
+  else if (replay && last_id)
+    found = HCS_ENOENT; /* no history at all */
   if (found != HCS_ENOMEM) {
     sub->start_seq = t->seq;
     t->local[w].count++;
@@ -591,12 +613,12 @@ static int subscribe(hive_sub_t **out, hive_bus_t *bus, const char *topic,
   uint64_t delivered = 0;
   for (size_t i = 0; i < nreplay; i++) {
     if (!sub->dead) {
-      cb(sub, &replay[i]->view, ud);
+      cb(sub, &replayed[i]->view, ud);
       delivered++;
     }
-    msg_unref(replay[i]);
+    msg_unref(replayed[i]);
   }
-  hcs__free(replay);
+  hcs__free(replayed);
   if (--bw->depth == 0)
     free_zombies(bw);
   atomic_fetch_add_explicit(&bus->deliveries, delivered, memory_order_relaxed);
@@ -605,14 +627,12 @@ static int subscribe(hive_sub_t **out, hive_bus_t *bus, const char *topic,
 
 int hive_subscribe(hive_sub_t **out, hive_bus_t *bus, const char *topic,
                    hive_message_cb cb, void *ud) {
-  return subscribe(out, bus, topic, NULL, cb, ud);
+  return subscribe(out, bus, topic, false, NULL, cb, ud);
 }
 
 int hive_subscribe_after(hive_sub_t **out, hive_bus_t *bus, const char *topic,
                          const char *last_id, hive_message_cb cb, void *ud) {
-  if (last_id == NULL)
-    return HCS_EINVAL;
-  return subscribe(out, bus, topic, last_id, cb, ud);
+  return subscribe(out, bus, topic, true, last_id, cb, ud);
 }
 
 void hive_unsubscribe(hive_sub_t **subp) {

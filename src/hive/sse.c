@@ -21,6 +21,8 @@ typedef struct {
   hcs_response_t *res;
   size_t max_bytes;
   hive_slow_policy_t policy;
+  hive_sse_filter_cb filter;
+  void *filter_ud;
   bool closing;          /* too slow: no more pushes */
   hcs_close_cb on_close; /* the user's */
   void *ud;
@@ -48,7 +50,7 @@ static void close_slow(hive_sse_t *h) {
 static void on_message(hive_sub_t *sub, const hive_message_t *msg, void *ud) {
   (void)sub;
   hive_sse_t *h = ud;
-  if (h->closing)
+  if (h->closing || (h->filter && !h->filter(msg, h->filter_ud)))
     return;
   size_t len = msg->wire->len;
   if (hcs_stream_bytes(h->stream) + len > h->max_bytes ||
@@ -108,6 +110,8 @@ int hive_sse_respond(hcs_response_t **out, hive_bus_t *bus,
   h->bus = bus;
   h->max_bytes = opts->max_queued_bytes;
   h->policy = opts->slow_policy;
+  h->filter = opts->filter;
+  h->filter_ud = opts->filter_ud;
   h->on_close = opts->sse.on_close;
   h->ud = opts->sse.ud;
   int err = hcs_stream_new(&h->stream, STREAM_CAPACITY, hcs_buf_unref_item);
@@ -132,14 +136,17 @@ int hive_sse_respond(hcs_response_t **out, hive_bus_t *bus,
     hcs__free(h);
     return err;
   }
+  bool found = true;
   for (size_t i = 0; i < ntopics && err >= 0; i++) {
-    if (opts->last_event_id)
+    if (opts->last_event_id || opts->replay_all)
       err = hive_subscribe_after(&h->subs[i], bus, topics[i],
                                  opts->last_event_id, on_message, h);
     else
       err = hive_subscribe(&h->subs[i], bus, topics[i], on_message, h);
-    if (err == HCS_ENOENT)
+    if (err == HCS_ENOENT) {
+      found = false;
       err = 0; /* subscribed, live only */
+    }
     if (err == 0)
       h->nsubs = i + 1;
   }
@@ -150,6 +157,8 @@ int hive_sse_respond(hcs_response_t **out, hive_bus_t *bus,
     hcs_response_free(h->res);
     return err;
   }
+  if (opts->last_event_id_found)
+    *opts->last_event_id_found = found;
   *out = h->res;
   return 0;
 }

@@ -284,6 +284,7 @@ static void flush(hcs_conn_t *c) {
     int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
     if (r > 0) {
       hcs_writeq_consume(&c->wq, (size_t)r);
+      stat_add(&c->worker->stats.bytes_out, r);
       continue; /* partial: the next try will say EAGAIN if it is full */
     }
     if (r != UV_EAGAIN) {
@@ -322,6 +323,7 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   hcs_writeq_consume(&c->wq, c->write_bytes);
+  stat_add(&c->worker->stats.bytes_out, (int64_t)c->write_bytes);
   c->write_bytes = 0;
   flush(c);
 }
@@ -509,7 +511,8 @@ static hcs_response_t *handle(hcs_conn_t *c, const hcs_http1_request_t *h,
     return simple_response(405, allow_buf);
   }
   stat_add(&w->stats.requests, 1);
-  hcs_request_t req = {.head = h, .path = path, .query = query, .body = body};
+  hcs_request_t req = {
+      .head = h, .path = path, .query = query, .body = body, .tcp = &c->tcp};
   hcs_response_t *res = rt->handler(&req, rt->ud);
   hcs__request_cleanup(&req);
   if (res == NULL || res->sent) {

@@ -298,6 +298,7 @@ void hcs_server_stats(const hcs_server_t *srv, hcs_server_stats_t *out) {
     out->bad_requests += atomic_load_explicit(&s->bad_requests, memory_order_relaxed);
     out->timeouts += atomic_load_explicit(&s->timeouts, memory_order_relaxed);
     out->streams_open += atomic_load_explicit(&s->streams_open, memory_order_relaxed);
+    out->bytes_out += atomic_load_explicit(&s->bytes_out, memory_order_relaxed);
   }
 }
 
