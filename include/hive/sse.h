@@ -50,7 +50,10 @@ typedef struct hive_sse_options_s {
   size_t max_queued_bytes;   /* per subscriber (default 1 MiB) */
   hive_slow_policy_t slow_policy;
   double heartbeat_interval; /* seconds; 0: no heartbeat (default 15) */
-  hcs_clock_t *clock;        /* heartbeat clock (NULL: monotonic) */
+  double end_after;          /* end the stream after this many seconds
+                                (e.g. when the client's token expires);
+                                0: never (default) */
+  hcs_clock_t *clock;        /* clock of both (NULL: monotonic) */
 } hive_sse_options_t;
 
 HCS_EXTERN void hive_sse_options_init(hive_sse_options_t *opts);

@@ -102,7 +102,8 @@ int hive_sse_respond(hcs_response_t **out, hive_bus_t *bus,
     hive_sse_options_init(&defaults);
     opts = &defaults;
   }
-  if (ntopics == 0 || topics == NULL || opts->max_queued_bytes == 0)
+  if (ntopics == 0 || topics == NULL || opts->max_queued_bytes == 0 ||
+      opts->heartbeat_interval < 0 || opts->end_after < 0)
     return HCS_EINVAL;
   hive_sse_t *h = hcs__calloc(1, sizeof(*h) + ntopics * sizeof(hive_sub_t *));
   if (h == NULL)
@@ -126,11 +127,9 @@ int hive_sse_respond(hcs_response_t **out, hive_bus_t *bus,
   hcs_sse_options_t sse = opts->sse;
   sse.on_close = on_close;
   sse.ud = h;
-  hcs_clock_t *clock = NULL;
-  if (opts->heartbeat_interval > 0)
-    clock = opts->clock ? opts->clock : hcs_clock_monotonic();
+  hcs_clock_t *clock = opts->clock ? opts->clock : hcs_clock_monotonic();
   err = hcs__sse_respond_stream(&h->res, &sse, h->stream, true, clock,
-                                opts->heartbeat_interval);
+                                opts->heartbeat_interval, opts->end_after);
   if (err < 0) {
     hcs_stream_unref(h->stream);
     hcs__free(h);

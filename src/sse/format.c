@@ -58,24 +58,61 @@ int hcs_sse_validate(const hcs_sse_event_t *ev) {
 /* ---- line splitting ------------------------------------------------------ */
 
 /*
+ * Line breaks found with memchr. The next CR and the next LF are remembered,
+ * so each byte is scanned at most once per character whatever the mix of
+ * breaks, and long lines go at memchr's speed.
+ */
+typedef struct {
+  const char *text;
+  size_t len, next_lf, next_cr;
+} breaks_t;
+
+static size_t find_byte(const char *text, size_t from, size_t len, char c) {
+  const char *p = from < len ? memchr(text + from, c, len - from) : NULL;
+  return p ? (size_t)(p - text) : len;
+}
+
+static void breaks_init(breaks_t *b, const char *text, size_t len) {
+  b->text = text;
+  b->len = len;
+  b->next_lf = find_byte(text, 0, len, '\n');
+  b->next_cr = find_byte(text, 0, len, '\r');
+}
+
+/* The index of the next CR or LF at or after `from`, or len. */
+static size_t breaks_next(breaks_t *b, size_t from) {
+  if (b->next_lf < from)
+    b->next_lf = find_byte(b->text, from, b->len, '\n');
+  if (b->next_cr < from)
+    b->next_cr = find_byte(b->text, from, b->len, '\r');
+  return b->next_lf < b->next_cr ? b->next_lf : b->next_cr;
+}
+
+/* Where the line after the break at `at` starts (CRLF is one break). */
+static size_t after_break(const char *text, size_t at, size_t len) {
+  return text[at] == '\r' && at + 1 < len && text[at + 1] == '\n' ? at + 2
+                                                                   : at + 1;
+}
+
+/*
  * Bytes of text written as `prefix_len`-byte prefixed lines, each ended by
  * LF: every CRLF, LF or lone CR ends a line, and the text always makes at
  * least one line (the last one, possibly empty).
  */
 static size_t lines_size(const char *text, size_t len, size_t prefix_len) {
-  size_t lines = 1, breaks_bytes = 0;
-  for (size_t i = 0; i < len; i++) {
-    if (text[i] == '\n' || text[i] == '\r') {
+  size_t lines = 1, break_bytes = 0;
+  if (len > 0) {
+    breaks_t b;
+    breaks_init(&b, text, len);
+    for (size_t at = breaks_next(&b, 0); at < len;) {
+      size_t next = after_break(text, at, len);
       lines++;
-      if (text[i] == '\r' && i + 1 < len && text[i + 1] == '\n') {
-        i++;
-        breaks_bytes++;
-      }
-      breaks_bytes++;
+      break_bytes += next - at;
+      at = breaks_next(&b, next);
     }
   }
   /* Each break byte is dropped; each line gets a prefix and one LF. */
-  return len - breaks_bytes + lines * (prefix_len + 1);
+  return len - break_bytes + lines * (prefix_len + 1);
 }
 
 static char *put(char *p, const void *src, size_t n) {
@@ -84,33 +121,22 @@ static char *put(char *p, const void *src, size_t n) {
   return p + n;
 }
 
-/* The index of the next CR or LF at or after `from`, or len. */
-static size_t next_break(const char *text, size_t from, size_t len) {
-  for (size_t i = from; i < len; i++)
-    if (text[i] == '\n' || text[i] == '\r')
-      return i;
-  return len;
-}
-
 static char *write_lines(char *p, const char *text, size_t len,
                          const char *prefix, size_t prefix_len) {
-  if (len == 0) {
-    /* One empty line; text may be NULL here. */
-    p = put(p, prefix, prefix_len);
-    *p++ = '\n';
-    return p;
-  }
   size_t start = 0;
+  breaks_t b;
+  if (len > 0)
+    breaks_init(&b, text, len);
   for (;;) {
-    size_t end = next_break(text, start, len);
+    /* text may be NULL when len is 0: one empty line then. */
+    size_t end = len > 0 ? breaks_next(&b, start) : 0;
     p = put(p, prefix, prefix_len);
-    p = put(p, text + start, end - start);
+    if (end > start)
+      p = put(p, text + start, end - start);
     *p++ = '\n';
-    if (end == len)
+    if (end >= len)
       return p;
-    start = end + 1;
-    if (text[end] == '\r' && start < len && text[start] == '\n')
-      start++; /* CRLF is one break */
+    start = after_break(text, end, len);
     if (start == len) {
       /* The text ends with a break: one more, empty line. */
       p = put(p, prefix, prefix_len);

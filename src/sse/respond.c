@@ -34,9 +34,9 @@ typedef struct {
   hcs_close_cb on_close;
   void *ud;
   bool started; /* the first pull attached the waker (and the alarm) */
-  /* Heartbeat, when clock is set. */
+  /* Heartbeat (interval > 0) and end time (end_at > 0), on this clock. */
   hcs_clock_t *clock;
-  double interval, last_sent;
+  double interval, last_sent, end_at;
   hcs_alarm_t *alarm;
 } sse_src_t;
 
@@ -115,6 +115,14 @@ static int next(sse_src_t *s, hcs_response_t *res, size_t *bytes) {
   return HCS_EINVAL;
 }
 
+/* When the alarm must wake us next: the next heartbeat or the end time. */
+static double next_alarm(const sse_src_t *s) {
+  double at = s->interval > 0 ? s->last_sent + s->interval : 0;
+  if (s->end_at > 0 && (at == 0 || s->end_at < at))
+    at = s->end_at;
+  return at;
+}
+
 /* First pull, on the loop thread: hook the stream and the clock to the
  * response's waker. */
 static int start(sse_src_t *s, hcs_response_t *res) {
@@ -130,7 +138,7 @@ static int start(sse_src_t *s, hcs_response_t *res) {
   if (s->clock) {
     err = hcs__alarm_new(&s->alarm, s->clock, w);
     if (err == 0)
-      hcs__alarm_set(s->alarm, s->last_sent + s->interval);
+      hcs__alarm_set(s->alarm, next_alarm(s));
   }
   hcs_waker_unref(w);
   return err;
@@ -156,16 +164,19 @@ static int produce(hcs_response_t *res, void *ud) {
     return HCS_PRODUCE_END;
   if (s->clock) {
     double now = hcs_clock_now(s->clock);
+    if (s->end_at > 0 && now >= s->end_at)
+      return HCS_ETIMEDOUT; /* ends the stream cleanly */
     if (bytes > 0) {
       s->last_sent = now;
-    } else if (r == HCS_SSE_PENDING && now - s->last_sent >= s->interval) {
+    } else if (r == HCS_SSE_PENDING && s->interval > 0 &&
+               now - s->last_sent >= s->interval) {
       int err = hcs_response_write_buf(res, &keepalive);
       if (err < 0)
         return err;
       s->last_sent = now;
     }
     if (r == HCS_SSE_PENDING)
-      hcs__alarm_set(s->alarm, s->last_sent + s->interval);
+      hcs__alarm_set(s->alarm, next_alarm(s));
   }
   return r == HCS_SSE_PENDING ? HCS_PRODUCE_PENDING : HCS_PRODUCE_MORE;
 }
@@ -263,14 +274,20 @@ int hcs_sse_respond_raw_stream(hcs_response_t **out,
 int hcs__sse_respond_stream(hcs_response_t **out,
                             const hcs_sse_options_t *opts,
                             hcs_stream_t *stream, bool raw,
-                            hcs_clock_t *clock, double interval) {
-  if (stream == NULL || (clock && !(interval > 0)))
+                            hcs_clock_t *clock, double interval,
+                            double end_after) {
+  if (stream == NULL || interval < 0 || end_after < 0 ||
+      (clock == NULL && (interval > 0 || end_after > 0)))
     return HCS_EINVAL;
+  if (interval == 0 && end_after == 0)
+    clock = NULL; /* nothing to time */
+  double now = clock ? hcs_clock_now(clock) : 0;
   sse_src_t s = {.kind = raw ? SRC_RAW_STREAM : SRC_STREAM,
                  .stream = stream,
                  .clock = clock,
                  .interval = interval,
-                 .last_sent = clock ? hcs_clock_now(clock) : 0};
+                 .last_sent = now,
+                 .end_at = end_after > 0 ? now + end_after : 0};
   return respond_with(out, opts, &s);
 }
 
@@ -278,7 +295,7 @@ int hcs_sse_respond_with_heartbeat(hcs_response_t **out,
                                    const hcs_sse_options_t *opts,
                                    hcs_clock_t *clock, double interval,
                                    hcs_stream_t *stream) {
-  if (clock == NULL)
+  if (clock == NULL || !(interval > 0))
     return HCS_EINVAL;
-  return hcs__sse_respond_stream(out, opts, stream, false, clock, interval);
+  return hcs__sse_respond_stream(out, opts, stream, false, clock, interval, 0);
 }
