@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Thin wrapper over CMake: the README's two commands live here.
-#   make run    build, then start the server on 127.0.0.1:8080
+#   make run    build, then start the Mercure hub on 127.0.0.1:8080 (dev mode)
 #   make test   build and run every test (gcc), the concurrency tests under
 #               ThreadSanitizer, then every test under ASan+UBSan (clang)
 #   make install PREFIX=/usr/local
@@ -30,8 +30,9 @@ build-tsan: deps
 	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DHCS_SANITIZE=thread >/dev/null
 	@cmake --build $(BUILD_TSAN) -j $(JOBS)
 
+# The Mercure hub in development mode (see its --help for the real thing).
 run: build
-	./$(BUILD)/examples/hello --host 127.0.0.1 --port 8080
+	./$(BUILD)/tools/hcs-hub/hcs-hub --dev --listen 127.0.0.1:8080
 
 test-normal: build
 	@echo "== tests: gcc, RelWithDebInfo =="
