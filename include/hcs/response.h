@@ -155,8 +155,11 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_response_write_buf(hcs_response_t *res,
  * Close a streaming response's connection soon, dropping its unsent bytes
  * (for instance a subscriber too slow to keep up). The close callback then
  * runs with HCS_CLOSE_ERROR, on a later turn of the loop, never inside this
- * call. Loop thread of the response only. Returns 0, or HCS_ESTATE when the
- * response is not streaming on a connection (not yet sent, or ended).
+ * call. A response not yet returned by its handler closes its connection
+ * as soon as it is: no byte of it is sent. Loop thread of the response
+ * only. Returns 0, or HCS_ESTATE (not a streaming response, or not on a
+ * worker thread). After the response ended it must not be called (the
+ * response is freed then).
  */
 HCS_EXTERN int hcs_response_abort(hcs_response_t *res);
 

@@ -101,8 +101,9 @@ HCS_EXTERN int hcs_server_port(const hcs_server_t *srv);
 /*
  * Begin a graceful stop: stop accepting, finish in-flight requests, end
  * streaming responses (their close callbacks get HCS_CLOSE_SHUTDOWN), and
- * force-close what is left at the shutdown deadline. Any thread, and
- * async-signal-safe. Idempotent.
+ * force-close what is left at the shutdown deadline. Any thread, but not
+ * from a signal handler (hcs_server_run handles SIGINT and SIGTERM; or
+ * sigwait in a thread). Idempotent, also after hcs_server_wait.
  */
 HCS_EXTERN void hcs_server_stop(hcs_server_t *srv);
 

@@ -378,8 +378,15 @@ static void on_delivery(hcs__task_t *task, int status) {
 static void history_append(hive_bus_t *bus, hive_topic_t *t, hive_msg_t *m) {
   size_t slots = bus->cfg.history_count;
   size_t bytes = m->view.wire->len;
-  if (slots == 0 || bytes > bus->cfg.history_bytes)
+  if (slots == 0)
     return;
+  if (bytes > bus->cfg.history_bytes) {
+    /* It cannot be kept, and keeping older ones would let a client resume
+     * after them past this one unnoticed: forget them all, so their ids
+     * are unknown (HCS_ENOENT) and the client resynchronises. */
+    history_clear(t, slots);
+    return;
+  }
   while (t->hist_count > 0 &&
          (t->hist_count == slots || t->hist_bytes + bytes > bus->cfg.history_bytes)) {
     hive_msg_t *old = t->hist[t->hist_head];

@@ -257,8 +257,14 @@ const char *hcs__status_reason(int status) {
 }
 
 int hcs_response_abort(hcs_response_t *res) {
-  if (res->conn == NULL || hcs__current_worker() == NULL)
+  if (res->produce == NULL || hcs__current_worker() == NULL)
     return HCS_ESTATE;
+  if (res->conn == NULL) {
+    /* Not on a connection yet (the handler still holds it): the
+     * connection closes as soon as it would start streaming. */
+    res->abort_requested = true;
+    return 0;
+  }
   hcs__conn_abort(res->conn, res);
   return 0;
 }

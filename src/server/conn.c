@@ -444,6 +444,11 @@ static void start_stream(hcs_conn_t *c, hcs_response_t *res) {
     flush(c);
     return;
   }
+  if (res->abort_requested) {
+    /* Aborted before it reached us: close on the next turn, never here. */
+    hcs__conn_abort(c, res);
+    return;
+  }
   if (res->flush_headers && stream_head(c, NULL) < 0) {
     hcs__conn_close(c, HCS_CLOSE_ERROR);
     return;

@@ -255,7 +255,12 @@ static void begin_stop(hcs_worker_t *w) {
 
 void hcs__worker_request_stop(hcs_worker_t *w) {
   atomic_store(&w->stop_requested, true);
-  uv_async_send(&w->async);
+  /* The async handle is closed once the worker finished: send only while
+   * it still takes wakes. */
+  uv_mutex_lock(&w->wake_lock);
+  if (w->accepting_wakes)
+    uv_async_send(&w->async);
+  uv_mutex_unlock(&w->wake_lock);
 }
 
 int hcs__worker_init(hcs_worker_t *w, hcs_server_t *srv, unsigned index,

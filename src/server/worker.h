@@ -97,7 +97,7 @@ int hcs__worker_init(hcs_worker_t *w, struct hcs_server_s *srv,
 /* Start the worker's thread; it accepts until asked to stop. */
 int hcs__worker_start(hcs_worker_t *w);
 
-/* Ask the worker to stop gracefully. Any thread, async-signal-safe. */
+/* Ask the worker to stop gracefully. Any thread. */
 void hcs__worker_request_stop(hcs_worker_t *w);
 
 /* Join the thread and free what init allocated, except the wake lock. */
