@@ -11,7 +11,8 @@
  *
  * Matching does not backtrack and uses no regex library. For each element in
  * turn it computes, from the set of topic offsets where the element may
- * start, the set where it may end (a byte per offset holds the bits). An
+ * start, the set where it may end (a byte per offset holds these bits and
+ * the classes of the topic byte there, computed once per match). An
  * expression adds one more state: at each offset, the fewest items needed to
  * end an item there (fewer items always leave more room under the {0,n-1}
  * bound, so the minimum is all that must be kept). Every step only looks
@@ -45,23 +46,22 @@ typedef struct {
   /* Expression ( first ITEM ( sep ITEM ){0,max} )?, first 0 when none. */
   unsigned char first;
   unsigned char sep;
-  uint32_t max;    /* 0, n-1, or REP_UNBOUNDED */
-  uint8_t set1[32]; /* bytes the first ITEM may hold (a bitmap) */
-  uint8_t set2[32]; /* bytes the later ITEMs may hold */
+  uint32_t max;  /* 0, n-1, or REP_UNBOUNDED */
+  uint8_t mask1; /* CH_* bits of the bytes the first ITEM may hold */
+  uint8_t mask2; /* CH_* bits of the bytes the later ITEMs may hold */
 } elem_t;
 
 struct hub_selector_s {
-  int kind;          /* SEL_* */
-  bool need_counts;  /* some expression has max > 0 */
-  size_t len;        /* of text */
-  char *text;        /* NUL-terminated copy, after elems in the same block */
+  int kind;         /* SEL_* */
+  bool need_counts; /* some expression has max > 0 */
+  size_t len;       /* of text */
+  char *text;       /* NUL-terminated copy, after elems in the same block */
   size_t nelems;
   elem_t elems[];
 };
 
 /* ---- character classes --------------------------------------------------- */
 
-static const char UNRESERVED_PUNCT[] = "-._~";
 static const char RESERVED[] = ":/?#[]@!$&'()*+,;=";
 
 static bool is_alpha(unsigned char c) {
@@ -86,37 +86,22 @@ static bool is_pct(const unsigned char *p) {
   return p[0] == '%' && is_hex(p[1]) && is_hex(p[2]);
 }
 
-static void set_add(uint8_t *bm, unsigned char c) {
-  bm[c >> 3] = (uint8_t)(bm[c >> 3] | (1u << (c & 7)));
-}
-
-static void set_add_all(uint8_t *bm, const char *chars) {
-  for (; *chars; chars++)
-    set_add(bm, (unsigned char)*chars);
-}
-
-static bool in_set(const uint8_t *bm, unsigned char c) {
-  return (bm[c >> 3] >> (c & 7)) & 1u;
-}
-
 /*
- * Fill an ITEM bitmap as the reference does: "+" and "#" allow unreserved
- * and reserved bytes; every other operator unreserved and ",", plus "="
- * when eq is set (named operator, or an exploded variable).
+ * What the bytes of a topic may be part of, one bit each (see run_template),
+ * and ITEM sets as unions of them, as the reference has them: "+" and "#"
+ * allow unreserved and reserved bytes; every other operator unreserved and
+ * ",", plus "=" when eq is set (named operator, or an exploded variable).
  */
-static void build_set(uint8_t *bm, bool reserved, bool eq) {
-  memset(bm, 0, 32);
-  for (unsigned c = 0; c < 256; c++)
-    if (is_alpha((unsigned char)c) || is_digit((unsigned char)c))
-      set_add(bm, (unsigned char)c);
-  set_add_all(bm, UNRESERVED_PUNCT);
-  if (reserved) {
-    set_add_all(bm, RESERVED);
-  } else {
-    set_add(bm, ',');
-    if (eq)
-      set_add(bm, '=');
-  }
+#define CH_UC 0x10u  /* unreserved or "," */
+#define CH_EQ 0x20u  /* "=" */
+#define CH_UR 0x40u  /* unreserved or reserved */
+#define CH_PCT 0x80u /* a "%XX" triplet starts here */
+#define CH_ALL (CH_UC | CH_EQ | CH_UR | CH_PCT)
+
+static uint8_t item_mask(bool reserved, bool eq) {
+  if (reserved)
+    return CH_UR;
+  return eq ? CH_UC | CH_EQ : CH_UC;
 }
 
 /*
@@ -128,8 +113,16 @@ static bool is_literal_ascii(unsigned char c) {
   if (c <= 0x20 || c >= 0x7f)
     return false;
   switch (c) {
-  case '"': case '%': case '<': case '>': case '\\': case '^': case '`':
-  case '{': case '|': case '}':
+  case '"':
+  case '%':
+  case '<':
+  case '>':
+  case '\\':
+  case '^':
+  case '`':
+  case '{':
+  case '|':
+  case '}':
     return false;
   default:
     return true;
@@ -211,10 +204,20 @@ static bool parse_expression(const unsigned char *s, size_t len, size_t *pos,
   if (i >= len)
     return false;
   switch (s[i]) {
-  case '+': case '#': case '.': case '/': case ';': case '?': case '&':
+  case '+':
+  case '#':
+  case '.':
+  case '/':
+  case ';':
+  case '?':
+  case '&':
     op = s[i++];
     break;
-  case '=': case ',': case '!': case '@': case '|':
+  case '=':
+  case ',':
+  case '!':
+  case '@':
+  case '|':
     return false; /* reserved for future extensions [6570 §2.2] */
   default:
     break;
@@ -280,18 +283,17 @@ static bool parse_expression(const unsigned char *s, size_t len, size_t *pos,
     memset(e, 0, sizeof(*e));
     e->is_expr = true;
     e->first = (op == 0 || op == '+') ? 0 : op;
-    e->sep = op == '?' ? '&' : (op == 0 || op == '+' || op == '#') ? ','
-                                                                   : op;
+    e->sep = op == '?' ? '&' : (op == 0 || op == '+' || op == '#') ? ',' : op;
     /* The reference lets an exploded variable's items hold "=" (k=v map
      * pairs): the first ITEM when the first variable is exploded, the
      * later ones when any is. */
-    build_set(e->set1, reserved, named || first_explode);
-    build_set(e->set2, reserved, named || any_explode);
+    e->mask1 = item_mask(reserved, named || first_explode);
+    e->mask2 = item_mask(reserved, named || any_explode);
     if (any_explode)
       e->max = REP_UNBOUNDED;
     else
-      e->max = nvars - 1 < REP_UNBOUNDED ? (uint32_t)(nvars - 1)
-                                         : REP_UNBOUNDED - 1;
+      e->max =
+          nvars - 1 < REP_UNBOUNDED ? (uint32_t)(nvars - 1) : REP_UNBOUNDED - 1;
   }
   *pos = i;
   return true;
@@ -399,8 +401,8 @@ int hub_selector_compile(hub_selector_t **out, const char *selector,
 
   if (kind == SEL_TEMPLATE) {
     size_t n2 = 0;
-    bool ok = parse_template((const unsigned char *)sel->text, len,
-                             sel->elems, &n2, &need_counts);
+    bool ok = parse_template((const unsigned char *)sel->text, len, sel->elems,
+                             &n2, &need_counts);
     /* The same bytes parsed the same way a moment ago. */
     assert(ok && n2 == nelems);
     (void)ok;
@@ -425,12 +427,30 @@ void hub_selector_free(hub_selector_t *sel) {
 
 /* ---- matching ------------------------------------------------------------ */
 
-/* Per-offset bits of the work area. */
-#define ST_IN 1u  /* the current element may start here */
-#define ST_D1 2u  /* an expression's first ITEM may end here */
-#define ST_OUT 4u /* the current element may end here */
+/*
+ * Per-offset bits of the work area: the matching state of the current
+ * element, and what the topic byte there may be part of (computed once per
+ * match, so the scans test one byte instead of a bitmap and a triplet).
+ */
+#define ST_IN 0x01u  /* the current element may start here */
+#define ST_D1 0x02u  /* an expression's first ITEM may end here */
+#define ST_OUT 0x04u /* the current element may end here */
 
 #define NO_COUNT UINT32_MAX
+
+static unsigned char_bits(const unsigned char *t, size_t len, size_t i) {
+  unsigned char c = t[i];
+  unsigned f = 0;
+  if (is_unreserved(c) || c == ',')
+    f |= CH_UC;
+  if (c == '=')
+    f |= CH_EQ;
+  if (is_unreserved(c) || (c != 0 && strchr(RESERVED, c) != NULL))
+    f |= CH_UR;
+  if (c == '%' && len - i >= 3 && is_pct(t + i))
+    f |= CH_PCT;
+  return f;
+}
 
 /*
  * Match topic t (len bytes) against the template elements of sel. st has
@@ -441,11 +461,13 @@ static bool run_template(const hub_selector_t *sel, const unsigned char *t,
                          size_t len, uint8_t *st, uint32_t *dist,
                          size_t *steps) {
   const unsigned char *text = (const unsigned char *)sel->text;
-  size_t work = 0;
+  size_t work = len;
   /* lo..hi bounds the offsets where the current element may start. */
   size_t lo = 0, hi = 0;
-  memset(st, 0, len + 1);
-  st[0] = ST_IN;
+  for (size_t i = 0; i < len; i++)
+    st[i] = (uint8_t)char_bits(t, len, i);
+  st[len] = 0;
+  st[0] |= ST_IN;
 
   for (size_t k = 0; k < sel->nelems; k++) {
     const elem_t *e = &sel->elems[k];
@@ -459,7 +481,7 @@ static bool run_template(const hub_selector_t *sel, const unsigned char *t,
         if (!(st[i] & ST_IN) || n > len - i)
           continue;
         work += n;
-        if (memcmp(t + i, lit, n) == 0) {
+        if (t[i] == lit[0] && memcmp(t + i, lit, n) == 0) {
           st[i + n] |= ST_OUT;
           if (nlo == SIZE_MAX)
             nlo = i + n;
@@ -468,6 +490,9 @@ static bool run_template(const hub_selector_t *sel, const unsigned char *t,
       }
       end = hi + e->len < len ? hi + e->len : len;
     } else {
+      const unsigned first = e->first, sep = e->sep;
+      const unsigned m1 = e->mask1, m2 = e->mask2;
+      const uint32_t max = e->max;
       /* Offsets where something (a start, or an item) was last live; past
        * hi + 1 with nothing live in the last 3 bytes, nothing further can
        * be reached, so the scan stops there. */
@@ -477,58 +502,59 @@ static bool run_template(const hub_selector_t *sel, const unsigned char *t,
         if (i > hi + 1 && i > last_live + 3)
           break;
         work++;
-        bool in = st[i] & ST_IN;
-        bool b1 = i >= 1 && i - 1 >= lo; /* t[i-1], st[i-1] usable */
-        bool b3 = i >= 3 && i - 3 >= lo && is_pct(t + i - 3);
+        unsigned cur = st[i];
+        /* What ends at i - 1 and i - 3 (nothing before lo belongs to this
+         * element), with the bytes that would carry it to i. */
+        unsigned p1 = i > lo ? st[i - 1] : 0;
+        unsigned p3 = i >= lo + 3 && (st[i - 3] & CH_PCT) ? st[i - 3] : 0;
 
         /* The first ITEM: entered after "first" (or right away when the
-         * operator has none), extended by a byte of set1 or a triplet. */
-        bool d1;
-        if (e->first != 0)
-          d1 = b1 && (st[i - 1] & ST_IN) && t[i - 1] == e->first;
-        else
-          d1 = in;
-        if (!d1 && b1 && (st[i - 1] & ST_D1) && in_set(e->set1, t[i - 1]))
-          d1 = true;
-        if (!d1 && b3 && (st[i - 3] & ST_D1))
-          d1 = true;
+         * operator has none), extended by a byte of mask1 or a triplet. */
+        bool d1 =
+            first != 0 ? (p1 & ST_IN) && t[i - 1] == first : (cur & ST_IN) != 0;
+        d1 = d1 || ((p1 & ST_D1) && (p1 & m1)) || (p3 & ST_D1);
         if (d1)
-          st[i] |= ST_D1;
+          cur |= ST_D1;
 
         /* Later ITEMs: the fewest items that can end here. A separator
          * after c items starts item c + 1 when c <= max. */
         uint32_t dk = NO_COUNT;
-        if (e->max > 0) {
-          if (b1 && t[i - 1] == e->sep) {
-            uint32_t c = dist[i - 1];
-            if ((st[i - 1] & ST_D1) && c > 1)
-              c = 1;
-            if (c != NO_COUNT && c <= e->max)
-              dk = c + 1;
+        if (max > 0) {
+          if (i > lo) {
+            uint32_t c1 = dist[i - 1];
+            if (t[i - 1] == sep) {
+              uint32_t c = (p1 & ST_D1) ? 1 : c1;
+              if (c != NO_COUNT && c <= max)
+                dk = c + 1;
+            }
+            if ((p1 & m2) && c1 < dk)
+              dk = c1;
+            if (p3 && dist[i - 3] < dk)
+              dk = dist[i - 3];
           }
-          if (b1 && dist[i - 1] < dk && in_set(e->set2, t[i - 1]))
-            dk = dist[i - 1];
-          if (b3 && dist[i - 3] < dk)
-            dk = dist[i - 3];
           dist[i] = dk;
         }
 
-        if (d1 || dk != NO_COUNT)
-          last_live = i;
         /* The expression is optional: a start is also an end. */
-        if (in || d1 || dk != NO_COUNT) {
-          st[i] |= ST_OUT;
+        if (d1 || dk != NO_COUNT) {
+          last_live = i;
+          cur |= ST_OUT;
+        } else if (cur & ST_IN) {
+          cur |= ST_OUT;
+        }
+        if (cur & ST_OUT) {
           if (nlo == SIZE_MAX)
             nlo = i;
           nhi = i;
         }
+        st[i] = (uint8_t)cur;
       }
       end = i > len ? len : i;
     }
 
     /* Ends become the next element's starts; clear the rest. */
     for (size_t i = lo; i <= end; i++)
-      st[i] = (st[i] & ST_OUT) ? ST_IN : 0;
+      st[i] = (uint8_t)((st[i] & CH_ALL) | ((st[i] & ST_OUT) ? ST_IN : 0));
     if (nlo == SIZE_MAX) {
       *steps += work;
       return false;
@@ -559,8 +585,8 @@ static bool match_template(const hub_selector_t *sel, const char *topic,
   }
   uint32_t *dist = sel->need_counts ? (uint32_t *)area : NULL;
   uint8_t *st = (uint8_t *)area + (sel->need_counts ? n * sizeof(uint32_t) : 0);
-  bool ok = run_template(sel, (const unsigned char *)topic, len, st, dist,
-                         steps);
+  bool ok =
+      run_template(sel, (const unsigned char *)topic, len, st, dist, steps);
   free(heap);
   return ok;
 }

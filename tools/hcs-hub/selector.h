@@ -79,10 +79,11 @@ HCS_WARN_UNUSED int hub_selector_compile(hub_selector_t **out,
  * True when the topic of len bytes (borrowed for the call; NULL only with
  * len 0) matches sel (see the top of this file). Any thread.
  *
- * A template match against a topic longer than about 400 bytes needs a
- * heap work area of 5 bytes per topic byte; if that allocation fails the
- * answer is false (no match: the safe side for authorization). Exact and
- * "*" selectors never allocate.
+ * A template match needs a work area of one byte per topic byte, five when
+ * some expression may hold several items ({a,b}, {x*}); it lives on the
+ * stack up to 2 KiB (topics of about 400 or 2000 bytes) and on the heap
+ * beyond. If that allocation fails the answer is false (no match: the safe
+ * side for authorization). Exact and "*" selectors never allocate.
  */
 bool hub_selector_match(const hub_selector_t *sel, const char *topic,
                         size_t len);
@@ -117,9 +118,10 @@ size_t hub_uri_encode_unreserved(const char *in, size_t len, char *out,
 
 /*
  * For tests: as hub_selector_match, also storing in *steps the number of
- * work steps the match took (one per topic offset examined per template
- * element, plus the bytes of each literal compared at each candidate
- * offset). Shows the O(|topic| x |selector|) bound without timing.
+ * work steps the match took (one per topic byte to classify it, one per
+ * topic offset examined per template element, plus the bytes of a literal
+ * at each offset where it is compared). Shows the O(|topic| x |selector|)
+ * bound without timing.
  */
 bool hub__selector_match_steps(const hub_selector_t *sel, const char *topic,
                                size_t len, size_t *steps);
