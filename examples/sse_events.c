@@ -1,17 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * examples/sse_events.c: Server-Sent Events with hcs, the seed's
- * `events_handler` in C, plus a stream of tricky test vectors.
+ * examples/sse_events.c: Server-Sent Events with hcs and hive, the seed's
+ * `events_handler` in C (subscribe the connection to a topic, the callback
+ * feeds the connection's stream, the stream feeds an SSE response,
+ * unsubscribe when the response ends), plus a stream of tricky test vectors.
  *
- *   GET  /events    subscribe to the topic: every event published from now
- *                   on, and the keepalive comment ":" after 15 s of silence
- *                   (--heartbeat SECONDS changes the interval)
- *   POST /publish   publish the request body as an event's data to every
- *                   subscriber; optional query parameters `event` (type) and
- *                   `id`. 200 with the number of subscribers reached (header
- *                   X-Hcs-Dropped: subscribers whose queue was full), or 400
- *                   when the type or id cannot go on the wire
- *   GET  /stats     subscribers now; events published, delivered, dropped
+ *   GET  /events?topic=T  subscribe to topic T (default "updates") with
+ *                   hive_sse_respond, the whole pattern in one call on hive's
+ *                   zero-copy path: every event published from now on, and
+ *                   the keepalive comment ":" after 15 s of silence
+ *                   (--heartbeat SECONDS changes the interval). A request
+ *                   with Last-Event-ID first replays the topic's history
+ *                   after that id (hive keeps the last 100 events, 4 MiB at
+ *                   most), then goes live with no gap and no duplicate; the
+ *                   response says X-Hcs-Last-Event-ID: found, or unknown
+ *                   (the id is not in the history: live events only). A
+ *                   subscriber with more than 1 MiB of events waiting, on
+ *                   top of the connection's own 1 MiB of unsent bytes, is
+ *                   disconnected (HIVE_SLOW_CLOSE, the default policy).
+ *   GET  /events-manual?topic=T  the same pattern spelled out with the
+ *                   public pieces, as the seed writes it: hive_subscribe, a
+ *                   callback pushing events into an hcs_stream_t of 32,
+ *                   hcs_sse_respond_with_heartbeat, hive_unsubscribe in the
+ *                   response's on_close. Live events only (no replay); an
+ *                   event that finds the stream full is dropped for this
+ *                   subscriber and counted (manual_drops in /stats).
+ *   POST /publish?topic=T  publish the request body as an event's data to
+ *                   topic T (default "updates") with hive_publish_event;
+ *                   optional query parameters `event` (type) and `id`. 200
+ *                   with the event's id as the body (without `id`, the
+ *                   example numbers the event itself: 1, 2, ... per
+ *                   process), or 400 when the type, id or topic cannot be
+ *                   used
+ *   GET  /stats     hive's counters (hive_bus_stats), one "name value" line
+ *                   each: topics, subscribers, published, deliveries, drops,
+ *                   slow_closes; then this example's manual_drops
  *   GET  /vectors   the wire-format vectors of specs/sse.md §8 with ids 1, 2,
  *                   ..., then the end of the stream. Last-Event-ID: N resumes
  *                   after vector N (the response says X-Hcs-Resumed-After: N),
@@ -21,122 +44,53 @@
  *                   comments. ?stop=K ends a stream that started before
  *                   vector K right after it, so that the client resumes.
  *
- * The topic is a tiny in-process pub/sub (a mutex-protected list of
- * subscribers, each owning an hcs_stream_t); hive, the real one, comes later.
- * Publishing never blocks: when a subscriber's queue is full the event is
- * dropped for that subscriber alone, and counted.
+ * Threads: handlers, hive callbacks and close callbacks run on the worker
+ * threads. A subscription's callback runs on the worker that subscribed,
+ * which is the one owning that connection, so a callback touches only its
+ * own connection's state and takes no lock; the example's counters are
+ * atomics. hive_publish_event may run on any thread (here: the worker that
+ * received the POST). Events pushed into a stream are the stream's (freed
+ * with hcs_sse_event_free_item).
  *
- * Threads: handlers and close callbacks run on the worker threads; the topic
- * is shared by all of them, so it takes its lock. Events pushed into a
- * stream are the stream's (freed with hcs_sse_event_free_item).
- *
- * Builds in-tree, or against an installed hcs:
+ * Builds in-tree, or against an installed hcs (hive is part of libhcs):
  *   cc sse_events.c $(pkg-config --cflags --libs hcs) -pthread -o sse_events
  * Run:  ./sse_events [--host 127.0.0.1] [--port 8080] [--workers N]
  *                    [--heartbeat SECONDS]
  * It prints "sse_events: listening on http://HOST:PORT/" once it accepts
- * connections (--port 0 picks a free port) and stops on SIGINT or SIGTERM.
+ * connections (--port 0 picks a free port) and stops on SIGINT or SIGTERM,
+ * exiting 1 if any hive subscription outlived its response.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 
 #include <hcs/hcs.h>
+#include <hive/pubsub.h>
+#include <hive/sse.h>
 
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a minimal topic --------------------------------------------------- */
-
-typedef struct subscriber_s subscriber_t;
-
-typedef struct {
-  pthread_mutex_t lock;
-  subscriber_t *head; /* doubly linked, newest first */
-  size_t count;
-  uint64_t published, delivered, dropped;
-} topic_t;
-
-struct subscriber_s {
-  subscriber_t *prev, *next;
-  topic_t *topic;
-  hcs_stream_t *stream; /* our reference; the response holds its own */
-};
-
-static void topic_init(topic_t *t) {
-  memset(t, 0, sizeof *t);
-  pthread_mutex_init(&t->lock, NULL);
-}
-
-static void topic_subscribe(topic_t *t, subscriber_t *s) {
-  pthread_mutex_lock(&t->lock);
-  s->topic = t;
-  s->prev = NULL;
-  s->next = t->head;
-  if (t->head)
-    t->head->prev = s;
-  t->head = s;
-  t->count++;
-  pthread_mutex_unlock(&t->lock);
-}
-
-static void topic_unsubscribe(subscriber_t *s) {
-  topic_t *t = s->topic;
-  pthread_mutex_lock(&t->lock);
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    t->head = s->next;
-  if (s->next)
-    s->next->prev = s->prev;
-  t->count--;
-  pthread_mutex_unlock(&t->lock);
-}
-
-/*
- * Push a copy of ev (borrowed) into every subscriber's stream. Never waits:
- * a full stream drops the event for that subscriber, a cancelled one (its
- * client is gone and on_close will unsubscribe it) is skipped. Sets *dropped
- * and returns the number of subscribers that took the event.
- */
-static size_t topic_publish(topic_t *t, const hcs_sse_event_t *ev,
-                            size_t *dropped) {
-  size_t reached = 0;
-  *dropped = 0;
-  pthread_mutex_lock(&t->lock);
-  t->published++;
-  for (subscriber_t *s = t->head; s != NULL; s = s->next) {
-    /* Each stream owns and frees its own copy: an event is not shared. */
-    hcs_sse_event_t *copy;
-    if (hcs_sse_make(&copy, ev->event_type, ev->id, ev->retry, ev->data.base,
-                     ev->data.len) < 0) {
-      (*dropped)++; /* out of memory: as good as a full queue */
-      continue;
-    }
-    int err = hcs_stream_try_push(s->stream, copy);
-    if (err == 0) {
-      reached++;
-      continue;
-    }
-    hcs_sse_event_free(copy); /* refused: still ours */
-    if (err != HCS_ECLOSED)   /* full (HCS_EAGAIN), or HCS_ENOMEM */
-      (*dropped)++;
-  }
-  t->delivered += reached;
-  t->dropped += *dropped;
-  pthread_mutex_unlock(&t->lock);
-  return reached;
-}
-
 /* ---- the application -------------------------------------------------- */
 
+/* History kept per topic for Last-Event-ID replay: the last HISTORY_COUNT
+ * events, at most HISTORY_BYTES of wire text. */
+#define HISTORY_COUNT 100
+#define HISTORY_BYTES ((size_t)4 << 20)
+
+/* The seed's `Eio.Stream.create 32`, for /events-manual. */
+#define MANUAL_STREAM_CAPACITY 32
+
 typedef struct {
-  topic_t topic;
-  double heartbeat; /* seconds */
+  hive_bus_t *bus;
+  double heartbeat;                  /* seconds */
+  atomic_uint_fast64_t next_id;      /* ids for events published without one */
+  atomic_uint_fast64_t manual_drops; /* events /events-manual could not queue */
 } app_t;
 
 /* A plain-text response, or NULL (answered 500) when out of memory. */
@@ -152,46 +106,211 @@ static hcs_response_t *text(int status, const char *body) {
   return res;
 }
 
-/* ---- GET /events ------------------------------------------------------ */
+/*
+ * The `topic` query parameter (default "updates") as a NUL-terminated string
+ * in buf (HIVE_TOPIC_MAX + 1 bytes), since hive takes C strings. Returns 0,
+ * HCS_EINVAL (empty, too long, or holding a NUL that would cut it short) or
+ * HCS_ENOMEM.
+ */
+static int topic_param(hcs_request_t *req, char *buf) {
+  hcs_str_t t;
+  int err = hcs_request_query_param(req, "topic", &t);
+  if (err == HCS_ENOENT)
+    t = hcs_str_c("updates");
+  else if (err < 0)
+    return err;
+  if (t.len == 0 || t.len > HIVE_TOPIC_MAX || memchr(t.base, '\0', t.len))
+    return HCS_EINVAL;
+  memcpy(buf, t.base, t.len);
+  buf[t.len] = '\0';
+  return 0;
+}
+
+static hcs_response_t *bad_topic(void) {
+  return text(400, "invalid topic: it must be 1 to 4096 bytes, without NUL\n");
+}
+
+/* ---- GET /events: hive_sse_respond ------------------------------------ */
+
+static hcs_response_t *events(hcs_request_t *req, void *ud) {
+  app_t *app = ud;
+  char topic[HIVE_TOPIC_MAX + 1];
+  int err = topic_param(req, topic);
+  if (err == HCS_EINVAL)
+    return bad_topic();
+  if (err < 0)
+    return NULL;
+
+  hive_sse_options_t opts;
+  hive_sse_options_init(&opts); /* flush headers at once, close if slow */
+  opts.heartbeat_interval = app->heartbeat;
+
+  /* A reconnecting EventSource sends the last id it saw: hive replays the
+   * topic's history after it before going live. hive wants a C string, and
+   * the header is a slice into the request, so copy it for the call. */
+  hcs_str_t v;
+  char *last_id = NULL;
+  bool found = false;
+  if (hcs_request_header(req, "Last-Event-ID", &v) == 0) {
+    last_id = malloc(v.len + 1);
+    if (last_id == NULL)
+      return NULL;
+    memcpy(last_id, v.base, v.len);
+    last_id[v.len] = '\0';
+    /* An id with a NUL is not one we sent (hcs_sse_validate refuses them);
+     * cut short it could match another, so it is simply unknown. */
+    if (memchr(v.base, '\0', v.len) == NULL) {
+      opts.last_event_id = last_id;
+      opts.last_event_id_found = &found;
+    }
+  }
+
+  /* Subscription, stream, heartbeat and unsubscribe on close, in one call.
+   * The subscription exists before the response head leaves, so whatever is
+   * published once the client sees "open" reaches it. */
+  const char *topics[] = {topic};
+  hcs_response_t *res;
+  err = hive_sse_respond(&res, app->bus, topics, 1, &opts);
+  if (err < 0) {
+    free(last_id);
+    return NULL;
+  }
+  if (last_id != NULL) {
+    fprintf(stderr,
+            "sse_events: /events?topic=%.64s: Last-Event-ID \"%.*s\": %s\n",
+            topic, (int)(v.len > 64 ? 64 : v.len), v.base,
+            found ? "replaying after it" : "unknown, live only");
+    free(last_id);
+    /* On failure freeing the response ends the subscription too. */
+    if (hcs_response_add_header(res, "X-Hcs-Last-Event-ID",
+                                found ? "found" : "unknown") < 0) {
+      hcs_response_free(res);
+      return NULL;
+    }
+  }
+  return res;
+}
+
+/* ---- GET /events-manual: the seed's code, piece by piece --------------- */
+
+/*
+ * One /events-manual response: its subscription and its stream. Owned by
+ * the response, freed in its on_close; everything here is touched on the
+ * connection's worker loop only.
+ */
+typedef struct {
+  app_t *app;
+  hive_sub_t *sub;      /* NULL once unsubscribed */
+  hcs_stream_t *stream; /* our reference; the response holds its own */
+} manual_t;
+
+/*
+ * The event type of a message, read back from its wire text: hive_message_t
+ * carries the id and the data but not the type, and hcs_sse_format writes
+ * the "event: " line first (the type cannot hold a line break). Absent when
+ * the event is a plain "message".
+ */
+static hcs_str_t wire_event_type(const hcs_buf_t *wire) {
+  static const char prefix[] = "event: ";
+  const size_t n = sizeof prefix - 1;
+  hcs_str_t none = {NULL, 0};
+  if (wire->len < n || memcmp(wire->data, prefix, n) != 0)
+    return none;
+  const char *type = wire->data + n;
+  const char *eol = memchr(type, '\n', wire->len - n);
+  return eol ? (hcs_str_t){type, (size_t)(eol - type)} : none;
+}
+
+/*
+ * The seed's `fun ~payload -> Eio.Stream.add events (Hcs.Sse.event payload)`.
+ * Runs on this connection's worker loop (the one that subscribed).
+ *
+ * Which item: an event built with hcs_sse_make from msg->payload, not the
+ * shared msg->wire through a raw stream. hcs_sse_respond_with_heartbeat,
+ * the keepalive the seed recommends behind buffering proxies, drains a
+ * stream of events; the raw stream (hcs_sse_respond_raw_stream) would write
+ * msg->wire by reference with no copy, but has no heartbeat. The price is
+ * one allocation and one format per subscriber and message: fine for this
+ * route, while /events (hive_sse_respond) shares msg->wire and is the one
+ * to use for many subscribers. The id goes along too (the seed's
+ * `Hcs.Sse.event payload` would drop it), so that EventSource's lastEventId
+ * is the same on both routes.
+ *
+ * The seed's Eio.Stream.add waits for room; a loop thread must not wait, so
+ * a full stream (a client that stopped reading) drops the event for this
+ * subscriber and counts it. A cancelled stream (the response is ending; its
+ * on_close is about to unsubscribe) refuses it quietly.
+ */
+static void manual_on_message(hive_sub_t *sub, const hive_message_t *msg,
+                              void *ud) {
+  (void)sub;
+  manual_t *m = ud;
+  hcs_sse_event_t *ev;
+  if (hcs_sse_make(&ev, wire_event_type(msg->wire), msg->id, HCS_SSE_NO_RETRY,
+                   msg->payload.base, msg->payload.len) < 0) {
+    atomic_fetch_add(&m->app->manual_drops, 1); /* out of memory */
+    return;
+  }
+  int err = hcs_stream_try_push(m->stream, ev);
+  if (err == 0)
+    return;
+  hcs_sse_event_free(ev); /* refused: still ours */
+  if (err != HCS_ECLOSED) /* full (HCS_EAGAIN), or HCS_ENOMEM */
+    atomic_fetch_add(&m->app->manual_drops, 1);
+}
 
 /*
  * The response ended (client gone, server stopping): unsubscribe. This is
- * the seed's `Eio.Cancel.Cancelled` handler. Loop thread, exactly once; the
- * library never uses sub afterwards, so it is freed here.
+ * the seed's `Eio.Cancel.Cancelled` handler. Loop thread, exactly once, the
+ * same worker as the callback; after hive_unsubscribe no callback runs for
+ * m->sub, and the library never uses m afterwards, so it is freed here.
  */
-static void events_closed(hcs_response_t *res, hcs_close_reason_t reason,
+static void manual_closed(hcs_response_t *res, hcs_close_reason_t reason,
                           void *ud) {
   (void)res;
   (void)reason;
-  subscriber_t *sub = ud;
-  topic_unsubscribe(sub);
-  hcs_stream_unref(sub->stream);
-  free(sub);
+  manual_t *m = ud;
+  hive_unsubscribe(&m->sub);
+  hcs_stream_unref(m->stream);
+  free(m);
 }
 
-static hcs_response_t *events(hcs_request_t *req, void *ud) {
-  (void)req;
+static hcs_response_t *events_manual(hcs_request_t *req, void *ud) {
   app_t *app = ud;
-  subscriber_t *sub = calloc(1, sizeof *sub);
-  if (sub == NULL)
+  char topic[HIVE_TOPIC_MAX + 1];
+  int err = topic_param(req, topic);
+  if (err == HCS_EINVAL)
+    return bad_topic();
+  if (err < 0)
     return NULL;
+  manual_t *m = calloc(1, sizeof *m);
+  if (m == NULL)
+    return NULL;
+  m->app = app;
   /* let events = Eio.Stream.create 32 */
-  if (hcs_stream_new(&sub->stream, 32, hcs_sse_event_free_item) < 0) {
-    free(sub);
+  if (hcs_stream_new(&m->stream, MANUAL_STREAM_CAPACITY,
+                     hcs_sse_event_free_item) < 0) {
+    free(m);
     return NULL;
   }
-  /* Subscribe before the response (and its head) goes out, so that whatever
-   * is published once the client sees "open" reaches it. */
-  topic_subscribe(&app->topic, sub);
+  /* let unsubscribe = bus.subscribe ~topic (fun ~payload -> ...). Callbacks
+   * run on this worker's loop, after this handler returns, so the response
+   * exists by then. */
+  if (hive_subscribe(&m->sub, app->bus, topic, manual_on_message, m) < 0) {
+    hcs_stream_unref(m->stream);
+    free(m);
+    return NULL;
+  }
+  /* Hcs.Sse.respond_with_heartbeat ~clock ~interval events */
   hcs_sse_options_t opts = {
-      .flush_headers_immediately = true, .on_close = events_closed, .ud = sub};
+      .flush_headers_immediately = true, .on_close = manual_closed, .ud = m};
   hcs_response_t *res;
   if (hcs_sse_respond_with_heartbeat(&res, &opts, hcs_clock_monotonic(),
-                                     app->heartbeat, sub->stream) < 0) {
+                                     app->heartbeat, m->stream) < 0) {
     /* On failure on_close never runs: undo here. */
-    topic_unsubscribe(sub);
-    hcs_stream_unref(sub->stream);
-    free(sub);
+    hive_unsubscribe(&m->sub);
+    hcs_stream_unref(m->stream);
+    free(m);
     return NULL;
   }
   return res;
@@ -201,8 +320,14 @@ static hcs_response_t *events(hcs_request_t *req, void *ud) {
 
 static hcs_response_t *publish(hcs_request_t *req, void *ud) {
   app_t *app = ud;
+  char topic[HIVE_TOPIC_MAX + 1];
+  int err = topic_param(req, topic);
+  if (err == HCS_EINVAL)
+    return bad_topic();
+  if (err < 0)
+    return NULL;
   hcs_str_t none = {NULL, 0}, type = none, id = none;
-  int err = hcs_request_query_param(req, "event", &type);
+  err = hcs_request_query_param(req, "event", &type);
   if (err == HCS_ENOENT)
     type = none;
   else if (err < 0)
@@ -212,35 +337,43 @@ static hcs_response_t *publish(hcs_request_t *req, void *ud) {
     id = none;
   else if (err < 0)
     return NULL;
-  /* Build the event once: this is where an invalid type or id is refused,
-   * before anything is queued anywhere. */
+
+  /* Without an id hive would use the topic's sequence number, but
+   * hive_publish_event does not say which number that was, and this reply
+   * must give the id. So the example numbers such events itself, across
+   * topics: the ids stay unique, which is all Last-Event-ID replay needs. */
+  char own_id[24];
+  if (id.base == NULL) {
+    uint64_t n = atomic_fetch_add(&app->next_id, 1) + 1;
+    snprintf(own_id, sizeof own_id, "%" PRIu64, n);
+    id = hcs_str_c(own_id);
+  }
+
   hcs_str_t body = hcs_request_body(req);
-  hcs_sse_event_t *ev;
-  err = hcs_sse_make(&ev, type, id, HCS_SSE_NO_RETRY, body.base, body.len);
-  if (err == HCS_EINVAL)
+  hcs_sse_event_t ev = {type, id, HCS_SSE_NO_RETRY, body};
+  /* hive_publish_event answers HCS_EINVAL for a bad event as for a bad
+   * topic; the topic is known good, but checking the event first keeps the
+   * message exact. Nothing is queued anywhere for a refused event. */
+  if (hcs_sse_validate(&ev) < 0)
     return text(400, "invalid event: the event type must not contain control "
                      "characters, and the id must not contain CR, LF or NUL "
                      "nor start or end with a space or tab\n");
+  err = hive_publish_event(app->bus, topic, &ev);
+  if (err == HCS_EINVAL)
+    return bad_topic();
   if (err < 0)
     return NULL;
-  size_t dropped;
-  size_t reached = topic_publish(&app->topic, ev, &dropped);
-  hcs_sse_event_free(ev);
 
-  char n[48];
-  hcs_response_t *res = text(200, "");
-  if (res == NULL)
+  /* The id, then a newline; the id may be long (up to the request's size),
+   * so build the body on the heap. */
+  char *reply = malloc(id.len + 2);
+  if (reply == NULL)
     return NULL;
-  snprintf(n, sizeof n, "%zu", dropped);
-  if (hcs_response_add_header(res, "X-Hcs-Dropped", n) < 0) {
-    hcs_response_free(res);
-    return NULL;
-  }
-  snprintf(n, sizeof n, "%zu\n", reached);
-  if (hcs_response_set_body(res, n, strlen(n)) < 0) {
-    hcs_response_free(res);
-    return NULL;
-  }
+  memcpy(reply, id.base, id.len);
+  reply[id.len] = '\n';
+  reply[id.len + 1] = '\0';
+  hcs_response_t *res = text(200, reply);
+  free(reply);
   return res;
 }
 
@@ -248,14 +381,16 @@ static hcs_response_t *publish(hcs_request_t *req, void *ud) {
 
 static hcs_response_t *stats(hcs_request_t *req, void *ud) {
   (void)req;
-  topic_t *t = &((app_t *)ud)->topic;
-  char body[160];
-  pthread_mutex_lock(&t->lock);
+  app_t *app = ud;
+  hive_stats_t s;
+  hive_bus_stats(app->bus, &s);
+  char body[320];
   snprintf(body, sizeof body,
-           "subscribers %zu\npublished %" PRIu64 "\ndelivered %" PRIu64
-           "\ndropped %" PRIu64 "\n",
-           t->count, t->published, t->delivered, t->dropped);
-  pthread_mutex_unlock(&t->lock);
+           "topics %" PRIu64 "\nsubscribers %" PRIu64 "\npublished %" PRIu64
+           "\ndeliveries %" PRIu64 "\ndrops %" PRIu64 "\nslow_closes %" PRIu64
+           "\nmanual_drops %" PRIu64 "\n",
+           s.topics, s.subscribers, s.published, s.deliveries, s.drops,
+           s.slow_closes, (uint64_t)atomic_load(&app->manual_drops));
   return text(200, body);
 }
 
@@ -471,9 +606,9 @@ int main(int argc, char **argv) {
   hcs_server_config_t cfg;
   hcs_server_config_init(&cfg);
   cfg.port = 8080;
-  app_t app;
-  topic_init(&app.topic);
-  app.heartbeat = 15.0;
+  app_t app = {.bus = NULL, .heartbeat = 15.0};
+  atomic_init(&app.next_id, 0);
+  atomic_init(&app.manual_drops, 0);
   for (int i = 1; i + 1 < argc; i += 2) {
     if (strcmp(argv[i], "--host") == 0)
       cfg.host = argv[i + 1];
@@ -504,17 +639,33 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sse_events: %s\n", hcs_strerror(err));
     return 2;
   }
+  /* The bus delivers on this server's workers; it lives until the server
+   * has stopped. */
+  hive_bus_config_t bus_cfg;
+  hive_bus_config_init(&bus_cfg);
+  bus_cfg.history_count = HISTORY_COUNT;
+  bus_cfg.history_bytes = HISTORY_BYTES;
+  err = hive_bus_new(&app.bus, srv, &bus_cfg);
+  if (err < 0) {
+    fprintf(stderr, "sse_events: %s\n", hcs_strerror(err));
+    hcs_server_free(srv);
+    return 1;
+  }
   if (hcs_server_route(srv, "GET", "/events", 0, events, &app) < 0 ||
+      hcs_server_route(srv, "GET", "/events-manual", 0, events_manual, &app) <
+          0 ||
       hcs_server_route(srv, "POST", "/publish", 0, publish, &app) < 0 ||
       hcs_server_route(srv, "GET", "/stats", 0, stats, &app) < 0 ||
       hcs_server_route(srv, "GET", "/vectors", 0, vectors_handler, &app) < 0) {
     fprintf(stderr, "sse_events: cannot add routes\n");
+    hive_bus_free(app.bus);
     hcs_server_free(srv);
     return 1;
   }
   err = hcs_server_start(srv);
   if (err < 0) {
     fprintf(stderr, "sse_events: %s\n", hcs_strerror(err));
+    hive_bus_free(app.bus);
     hcs_server_free(srv);
     return 1;
   }
@@ -527,13 +678,18 @@ int main(int argc, char **argv) {
           sig == SIGINT ? "SIGINT" : "SIGTERM");
   hcs_server_stop(srv);
   hcs_server_wait(srv);
-  /* Every response has ended, so every subscriber has unsubscribed. */
-  if (app.topic.count != 0)
-    fprintf(stderr, "sse_events: %zu subscribers left after stop\n",
-            app.topic.count);
+  /* Every response has ended, and each one's end unsubscribed it: hive
+   * should have no subscriber left. */
+  hive_stats_t s;
+  hive_bus_stats(app.bus, &s);
+  if (s.subscribers != 0)
+    fprintf(stderr, "sse_events: %" PRIu64 " subscribers left after stop\n",
+            s.subscribers);
+  /* No callback runs any more: the bus goes first, then the server it
+   * borrowed. */
+  hive_bus_free(app.bus);
   hcs_server_free(srv);
-  pthread_mutex_destroy(&app.topic.lock);
-  return app.topic.count == 0 ? 0 : 1;
+  return s.subscribers == 0 ? 0 : 1;
 
 usage:
   fprintf(stderr,

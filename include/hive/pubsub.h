@@ -51,6 +51,7 @@ typedef struct hive_backend_s hive_backend_t;
 typedef struct hive_message_s {
   hcs_str_t topic;
   hcs_str_t id;      /* the event id: as published, or the decimal seq */
+  hcs_str_t event_type; /* the event type as published (base NULL: none) */
   hcs_str_t payload; /* the data as published */
   hcs_buf_t *wire;   /* the whole SSE event ("id: …\ndata: …\n\n"); take a
                         reference (hcs_buf_ref) to keep it past the call */

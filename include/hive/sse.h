@@ -10,8 +10,8 @@
  *
  * Slow subscribers: messages waiting in a subscriber's stream are bounded by
  * max_queued_bytes (on top of the server's per-connection max_unsent_bytes,
- * which holds what the socket has not taken yet). Past the bound the policy
- * applies: HIVE_SLOW_CLOSE (default) closes the connection at once, dropping
+ * which holds what the socket has not taken yet); one message always fits
+ * in an empty queue, whatever its size. Past the bound the policy applies: HIVE_SLOW_CLOSE (default) closes the connection at once, dropping
  * what it had not sent; HIVE_SLOW_DROP_OLDEST drops the oldest queued
  * messages to make room. Both are counted in the bus's stats.
  */

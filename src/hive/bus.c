@@ -412,7 +412,8 @@ static int msg_new(hive_bus_t *bus, hive_topic_t *t, const hcs_sse_event_t *ev,
     e.id.len = (size_t)n;
   }
   size_t deliveries = bus->nworkers * sizeof(delivery_t);
-  hive_msg_t *m = hcs__malloc(sizeof(*m) + deliveries + e.id.len + payload.len);
+  hive_msg_t *m = hcs__malloc(sizeof(*m) + deliveries + e.id.len +
+                              e.event_type.len + payload.len);
   if (m == NULL)
     return HCS_ENOMEM;
   int err = hcs_sse_format(&e, &m->view.wire);
@@ -427,6 +428,15 @@ static int msg_new(hive_bus_t *bus, hive_topic_t *t, const hcs_sse_event_t *ev,
   m->view.id.base = p;
   m->view.id.len = e.id.len;
   p += e.id.len;
+  m->view.event_type.base = NULL;
+  m->view.event_type.len = 0;
+  if (e.event_type.base) {
+    if (e.event_type.len)
+      memcpy(p, e.event_type.base, e.event_type.len);
+    m->view.event_type.base = p;
+    m->view.event_type.len = e.event_type.len;
+    p += e.event_type.len;
+  }
   if (payload.len)
     memcpy(p, payload.base, payload.len);
   m->view.payload.base = p;
@@ -481,6 +491,7 @@ int hive_publish_event_with(hive_bus_t *bus, const char *topic,
   hive_msg_t *m;
   uv_mutex_lock(&t->lock);
   int err = msg_new(bus, t, ev, (hcs_str_t){payload, plen}, &m);
+  bool unused = false;
   if (err == 0) {
     history_append(bus, t, m);
     for (unsigned w = 0; w < bus->nworkers; w++) {
@@ -494,7 +505,11 @@ int hive_publish_event_with(hive_bus_t *bus, const char *topic,
         msg_unref(m); /* that worker has stopped */
     }
   }
+  /* Created for its history, which could not keep this message. */
+  unused = t->nsubs == 0 && t->hist_count == 0;
   uv_mutex_unlock(&t->lock);
+  if (unused)
+    topic_maybe_remove(bus, t);
   if (err == 0) {
     msg_unref(m); /* ours */
     atomic_fetch_add_explicit(&bus->published, 1, memory_order_relaxed);

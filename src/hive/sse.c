@@ -47,28 +47,29 @@ static void close_slow(hive_sse_t *h) {
     hcs_stream_cancel(h->stream);
 }
 
+/* Whether a message of len bytes would overflow the queue now. One message
+ * always fits in an empty queue, however large: the bound is on what piles
+ * up behind a slow reader, not on message size. */
+static bool overflows(hive_sse_t *h, size_t len) {
+  size_t queued = hcs_stream_bytes(h->stream);
+  return hcs_stream_length(h->stream) == STREAM_CAPACITY ||
+         (queued > 0 && queued + len > h->max_bytes);
+}
+
 static void on_message(hive_sub_t *sub, const hive_message_t *msg, void *ud) {
   (void)sub;
   hive_sse_t *h = ud;
   if (h->closing || (h->filter && !h->filter(msg, h->filter_ud)))
     return;
   size_t len = msg->wire->len;
-  if (hcs_stream_bytes(h->stream) + len > h->max_bytes ||
-      hcs_stream_length(h->stream) == STREAM_CAPACITY) {
+  if (overflows(h, len)) {
     if (h->policy == HIVE_SLOW_CLOSE) {
       close_slow(h);
       return;
     }
     uint64_t dropped = 0;
-    while ((hcs_stream_bytes(h->stream) + len > h->max_bytes ||
-            hcs_stream_length(h->stream) == STREAM_CAPACITY) &&
-           hcs_stream_drop_oldest(h->stream, NULL) == 0)
+    while (overflows(h, len) && hcs_stream_drop_oldest(h->stream, NULL) == 0)
       dropped++;
-    if (len > h->max_bytes) {
-      dropped++; /* a message larger than the whole bound never fits */
-      hive__count_drops(h->bus, dropped);
-      return;
-    }
     hive__count_drops(h->bus, dropped);
   }
   hcs_buf_t *ref = hcs_buf_ref(msg->wire);

@@ -9,13 +9,22 @@
 #     in order (type, data, lastEventId), the end of the stream, the client's
 #     own reconnect with Last-Event-ID and the server resuming right after
 #     it, and the 204 that stops the client once nothing is left;
-#   - /events + POST /publish: delivery to every subscriber, 400 for an
-#     invalid id or event type, unsubscribe when a client goes, the ":"
-#     heartbeat, and the drop policy for a subscriber that stops reading;
+#   - /events (hive_sse_respond) + POST /publish (hive_publish_event): exact
+#     delivery per topic (type, data, the id given or the one the server
+#     answered), 400 for an invalid id, event type or topic, hive's
+#     subscriber count (/stats) back to 0 once clients close;
+#   - a dropped client reconnecting with Last-Event-ID gets what it missed
+#     from hive's history, then live events; an unknown id replays nothing;
+#   - /events-manual (hive_subscribe + hcs_stream_t +
+#     hcs_sse_respond_with_heartbeat by hand) delivers the same events;
+#   - the ":" heartbeat on both routes;
+#   - hive's slow-consumer policy (HIVE_SLOW_CLOSE): a socket that never
+#     reads while 512 KiB events are published is closed, slow_closes counts
+#     exactly 1, and a reading subscriber of the topic misses nothing;
 #   - /clock: one event a second, then the end with ?n=3.
-# Then, on the server side: the resumes were logged with the ids the client
-# sent, and both servers exit 0 on SIGTERM (no sanitizer report, no
-# subscriber left behind).
+# Then, on the server side: the /vectors resumes and the /events replays
+# were logged with the ids the clients sent, and both servers exit 0 on
+# SIGTERM (no sanitizer report; for sse_events, no hive subscription left).
 #
 # ctest runs it with HCS_BINARY_DIR and HCS_SOURCE_DIR set; by hand, after
 # `make build`:
@@ -112,8 +121,15 @@ n=$(grep -c -E '^sse_events: /vectors: Last-Event-ID "1[23]": resuming$' "$tmp/s
 n=$(grep -c '^sse_events: /vectors: Last-Event-ID 28: nothing left, 204$' "$tmp/sse_events.log" || true)
 [ "$n" -eq 2 ] || fail "expected 2 refusals after id 28 in the server log, found $n"
 
+# Server side: /events logged one replay, after the id of the last event the
+# dropped client had seen (a number the server chose), and one unknown id.
+n=$(grep -c -E '^sse_events: /events\?topic=replay: Last-Event-ID "[0-9]+": replaying after it$' "$tmp/sse_events.log" || true)
+[ "$n" -eq 1 ] || fail "expected 1 replay logged for /events?topic=replay, found $n"
+n=$(grep -c '^sse_events: /events?topic=replay: Last-Event-ID "no-such-id": unknown, live only$' "$tmp/sse_events.log" || true)
+[ "$n" -eq 1 ] || fail "expected 1 unknown Last-Event-ID logged for /events?topic=replay, found $n"
+
 # Both stop cleanly: status 0 means no sanitizer report and, for sse_events,
-# no subscriber left in the topic.
+# no hive subscription left after the server stopped.
 stop "$events_pid" 20
 events_pid=""
 [ "$status" -eq 0 ] || fail "sse_events exited with status $status after SIGTERM"

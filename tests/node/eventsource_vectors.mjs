@@ -15,12 +15,27 @@
 //    which the server echoes back (X-Hcs-Resumed-After), and gets the rest
 //    without duplicates or gaps; then reconnects once more, gets 204 and
 //    stops (readyState CLOSED).
-//  - /events + POST /publish: subscribers receive what is published, with
-//    type and id; the reply counts them; an invalid id or event type (CR, LF,
-//    NUL, surrounding space) is refused with 400 and nothing reaches anyone;
-//    closing a client unsubscribes it (GET /stats); an idle stream carries
-//    the ":" heartbeat; a subscriber that stops reading loses events to the
-//    drop policy (X-Hcs-Dropped, /stats) while the server stays bounded.
+//  - /events (hive_sse_respond) + POST /publish (hive_publish_event):
+//    subscribers of a topic receive exactly what is published to it (type,
+//    data, and lastEventId = the id given, or the one the server answered);
+//    the default topic is "updates"; an invalid id, event type or topic is
+//    refused with 400 and nothing is published; closing a client brings
+//    hive's subscriber count (GET /stats) back down, to 0 after each check.
+//  - Replay: a client whose connection drops reconnects by itself with
+//    Last-Event-ID and first receives, from hive's history, what was
+//    published while it was away, then live events, with no gap and no
+//    duplicate (X-Hcs-Last-Event-ID: found); an unknown id replays nothing
+//    (X-Hcs-Last-Event-ID: unknown).
+//  - /events-manual (the seed's pattern by hand: hive_subscribe, a stream,
+//    hcs_sse_respond_with_heartbeat, hive_unsubscribe on close) delivers the
+//    same events as /events.
+//  - The ":" heartbeat on an idle /events and /events-manual stream.
+//  - Slow consumer: a raw socket subscribed to /events that never reads,
+//    while 512 KiB events are published (at most 200, each wait bounded):
+//    hive closes it (HIVE_SLOW_CLOSE; slow_closes counts exactly 1; the
+//    client sees its connection end having received less than was
+//    published), while a reading subscriber of the same topic gets every
+//    event and stays connected.
 //  - /clock: three events a second apart, ids counting up, then the end.
 // Prints "ok: ..." per check and exits 0, or prints "FAIL: ..." and exits 1.
 
@@ -102,9 +117,10 @@ async function fetchT(url, init = {}, ms = 5000) {
 
 async function publish(query, body) {
   const res = await fetchT(`${eventsBase}/publish${query}`, { method: 'POST', body });
-  return { status: res.status, body: await res.text(), dropped: res.headers.get('x-hcs-dropped') };
+  return { status: res.status, body: await res.text() };
 }
 
+// GET /stats: one "name value" line per counter.
 async function stats() {
   const text = await (await fetchT(`${eventsBase}/stats`)).text();
   const out = {};
@@ -117,22 +133,56 @@ async function stats() {
 
 // An EventSource that records everything it dispatches, and every request
 // it makes (through its documented `fetch` option) with the Last-Event-ID it
-// sent and what the server answered.
-function recorder(url) {
+// sent and what the server answered. Options:
+//   lastEventId: send this Last-Event-ID on the first request too, as a
+//     client resuming from an earlier page would;
+//   beforeFetch(n): awaited before request n (from 1) goes out, to hold a
+//     reconnection back;
+//   droppable: each connection gets drop(), which ends the stream the client
+//     reads and closes the real connection, as a network failure would.
+function recorder(url, opts = {}) {
   const rec = { got: [], errors: [], opens: 0, conns: [] };
   const spy = async (u, init) => {
+    const headers = new Headers(init.headers);
+    if (opts.lastEventId && rec.conns.length === 0) headers.set('last-event-id', opts.lastEventId);
     const conn = {
-      lastEventId: new Headers(init.headers).get('last-event-id'),
+      lastEventId: headers.get('last-event-id'),
       status: null,
       resumedAfter: null,
+      replay: null,
       events: 0,
     };
     rec.conns.push(conn);
-    const res = await fetch(u, init);
+    if (opts.beforeFetch) await opts.beforeFetch(rec.conns.length);
+    const res = await fetch(u, { ...init, headers });
     conn.status = res.status;
     conn.resumedAfter = res.headers.get('x-hcs-resumed-after');
+    conn.replay = res.headers.get('x-hcs-last-event-id');
     conn.contentType = res.headers.get('content-type');
-    return res;
+    if (!opts.droppable || !res.body) return res;
+    // Hand the client a stream of our own, fed from the real one, that we
+    // can end at will: the client then sees the stream end (and schedules a
+    // reconnection), and cancelling the real body closes the TCP connection.
+    const reader = res.body.getReader();
+    let ctl;
+    const body = new ReadableStream({
+      start(c) { ctl = c; },
+      async pull(c) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) c.close();
+          else c.enqueue(value);
+        } catch {
+          try { c.close(); } catch { /* already ended */ }
+        }
+      },
+      cancel(reason) { return reader.cancel(reason).catch(() => {}); },
+    });
+    conn.drop = () => {
+      try { ctl.close(); } catch { /* already ended */ }
+      reader.cancel().catch(() => {});
+    };
+    return new Response(body, { status: res.status, headers: res.headers });
   };
   const es = new EventSource(url, { fetch: spy });
   for (const t of TYPES) {
@@ -215,7 +265,7 @@ async function vectors(raw) {
   }
 }
 
-// ---- /events and /publish ---------------------------------------------------
+// ---- /events, /events-manual and /publish -----------------------------------
 
 // Poll an async probe until it returns {ok: true, ...}; reject after ms.
 async function untilAsync(probe, ms, what) {
@@ -228,6 +278,7 @@ async function untilAsync(probe, ms, what) {
   }
 }
 
+// hive's subscriber count, as GET /stats reports it.
 function subscribersAre(n) {
   return untilAsync(async () => {
     const s = await stats();
@@ -235,8 +286,8 @@ function subscribersAre(n) {
   }, 5000, `${n} subscribers`);
 }
 
-async function openRecorder(path) {
-  const rec = recorder(`${eventsBase}${path}`);
+async function openRecorder(path, opts) {
+  const rec = recorder(`${eventsBase}${path}`, opts);
   try {
     await until(() => rec.opens === 1, 5000, `${path} to open`);
   } catch (err) {
@@ -246,51 +297,78 @@ async function openRecorder(path) {
   return rec;
 }
 
+// Publish and check the reply: 200 with the event's id (the one given, or
+// the one the server chose). Returns what a client must dispatch for it.
+async function publishOk(query, body, type = 'message', data = body) {
+  const r = await publish(query, body);
+  assert.equal(r.status, 200, `publish${query}: ${show(r)}`);
+  const m = /^([^\r\n]*)\n$/.exec(r.body);
+  assert.ok(m, `publish${query}: the reply is not an id line: ${show(r)}`);
+  const given = new URLSearchParams(query.slice(1)).get('id');
+  if (given !== null) assert.equal(m[1], given, `publish${query}: reply id`);
+  else assert.match(m[1], /^\d+$/, `publish${query}: the server's own id`);
+  return { type, data, lastEventId: m[1] };
+}
+
 async function events() {
   await subscribersAre(0);
+  // No topic: "updates", on both routes' sides.
   const a = await openRecorder('/events');
   let b;
   try {
-    // With flush_headers_immediately the subscriber exists once "open" has
-    // fired, so a publish right now must reach it.
-    let r = await publish('?event=greet&id=p1', 'hi\nthere');
-    assert.deepEqual([r.status, r.body, r.dropped], [200, '1\n', '0'], `publish p1: ${show(r)}`);
+    // With flush_headers_immediately the subscription exists once "open"
+    // has fired, so a publish right now must reach it.
+    const p1 = await publishOk('?event=greet&id=p1', 'hi\nthere', 'greet');
     await until(() => a.got.length === 1, 5000, 'the first published event');
-    assert.deepEqual(a.got[0], { type: 'greet', data: 'hi\nthere', lastEventId: 'p1' });
+    assert.deepEqual(a.got, [p1]);
 
-    b = await openRecorder('/events');
-    r = await publish('?id=p2', 'two\r\nlines');
-    assert.deepEqual([r.status, r.body], [200, '2\n'], `publish p2: ${show(r)}`);
+    b = await openRecorder('/events?topic=updates');
+    await subscribersAre(2);
+    // No id: the server numbers the event and says which number it used.
+    const p2 = await publishOk('?topic=updates', 'two\r\nlines', 'message', 'two\nlines');
     await until(() => a.got.length === 2 && b.got.length === 1, 5000, 'p2 at both subscribers');
-    const p2 = { type: 'message', data: 'two\nlines', lastEventId: 'p2' };
     assert.deepEqual(a.got[1], p2);
     assert.deepEqual(b.got[0], p2);
 
     // Invalid fields (percent-encoded in the query): refused with 400 and a
-    // message, nothing queued anywhere.
+    // message, nothing published anywhere.
+    const before = await stats();
     for (const q of ['?id=1%0A2', '?id=1%0D2', '?id=a%00b', '?id=%207%20', '?id=7%09',
       '?event=a%0Ab', '?event=a%00', '?event=x%0D%0Aid:%209',
       '?event=greet&id=ok%0Aevent:%20evil']) {
-      r = await publish(q, 'must not arrive');
+      const r = await publish(q, 'must not arrive');
       assert.equal(r.status, 400, `publish${q}: ${show(r)}`);
       assert.match(r.body, /^invalid event/, `publish${q}: ${show(r)}`);
     }
-    r = await publish('?event=greet&id=p3', 'after');
-    assert.deepEqual([r.status, r.body], [200, '2\n'], `publish p3: ${show(r)}`);
+    for (const q of ['?topic=', '?topic=a%00b', `?topic=${'t'.repeat(4097)}`]) {
+      const r = await publish(q, 'must not arrive');
+      assert.equal(r.status, 400, `publish${q.slice(0, 20)}: ${show(r)}`);
+      assert.match(r.body, /^invalid topic/, `publish${q.slice(0, 20)}: ${show(r)}`);
+    }
+    for (const path of ['/events?topic=', '/events-manual?topic=a%00b']) {
+      const res = await fetchT(`${eventsBase}${path}`);
+      assert.equal(res.status, 400, `GET ${path}`);
+      assert.match(await res.text(), /^invalid topic/);
+    }
+    assert.equal((await stats()).published, before.published, 'a refused event was published');
+
+    // Another topic does not reach these subscribers.
+    await publishOk('?topic=elsewhere&id=nope', 'not for us');
+    const p3 = await publishOk('?event=greet&id=p3', 'after', 'greet');
     await until(() => a.got.length === 3 && b.got.length === 2, 5000, 'p3 at both subscribers');
-    const p3 = { type: 'greet', data: 'after', lastEventId: 'p3' };
     assert.deepEqual(a.got[2], p3, 'the event after the refused ones');
     assert.deepEqual(b.got[1], p3);
 
-    // Closing a client ends its response, whose on_close unsubscribes it.
+    // Closing a client ends its response, which unsubscribes it.
     b.es.close();
     await subscribersAre(1);
-    r = await publish('?id=p4', 'one left');
-    assert.deepEqual([r.status, r.body], [200, '1\n'], `publish p4: ${show(r)}`);
+    const p4 = await publishOk('', 'one left');
     await until(() => a.got.length === 4, 5000, 'p4');
-    assert.deepEqual(a.got[3], { type: 'message', data: 'one left', lastEventId: 'p4' });
-    assert.equal(b.got.length, 2, 'the closed client got nothing more');
+    assert.deepEqual(a.got, [p1, p2, p3, p4]);
+    assert.deepEqual(b.got, [p2, p3], 'the closed client got nothing more');
     assert.deepEqual([a.errors, b.errors, a.opens, b.opens], [[], [], 1, 1]);
+    assert.equal(a.conns[0].contentType, 'text/event-stream');
+    assert.equal(a.conns[0].replay, null, 'no Last-Event-ID, no replay header');
   } finally {
     a.es.close();
     if (b) b.es.close();
@@ -298,13 +376,114 @@ async function events() {
   await subscribersAre(0);
 }
 
-// The heartbeat: sse_events runs with --heartbeat 1, so an idle /events
-// stream carries ":\n\n" within about a second (bounded at 5 s here).
-async function heartbeat() {
+// The client's connection drops; what is published meanwhile comes back
+// from hive's history when the client reconnects by itself with
+// Last-Event-ID. The reconnection is held back (beforeFetch) until the
+// publishes are done, so nothing here depends on timing.
+async function replay() {
+  await subscribersAre(0);
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  const rec = recorder(`${eventsBase}/events?topic=replay`, {
+    droppable: true,
+    beforeFetch: (n) => (n > 1 ? gate : undefined),
+  });
+  try {
+    await until(() => rec.opens === 1, 5000, 'the stream to open');
+    const want = [];
+    want.push(await publishOk('?topic=replay&id=r1', 'one'));
+    want.push(await publishOk('?topic=replay&event=add', 'two', 'add'));
+    await until(() => rec.got.length === 2, 5000, 'the first two events');
+
+    rec.conns[0].drop();
+    await subscribersAre(0);
+    await until(() => rec.errors.length === 1, 5000, 'the client to see the stream end');
+    assert.equal(rec.errors[0].readyState, 0, 'the client reconnects (CONNECTING)');
+
+    // Published while the client is away.
+    want.push(await publishOk('?topic=replay&id=r3', 'three\nlines'));
+    want.push(await publishOk('?topic=replay', 'four'));
+    release();
+    // The client waits its reconnection delay (3 s by default) first.
+    await until(() => rec.got.length === 4, 10000, () => `the replay (got ${show(rec.got)})`);
+    // Then live again, after the replay, with nothing twice.
+    want.push(await publishOk('?topic=replay&event=add&id=r5', 'five', 'add'));
+    await until(() => rec.got.length === 5, 5000, 'the live event after the replay');
+    await sleep(100); // room for a duplicate to show up
+    assert.deepEqual(rec.got, want);
+
+    assert.equal(rec.conns.length, 2, `requests: ${show(rec.conns)}`);
+    const [first, second] = rec.conns;
+    assert.deepEqual([first.status, first.lastEventId, first.replay, first.events], [200, null, null, 2]);
+    assert.deepEqual([second.status, second.lastEventId, second.replay, second.events],
+      [200, want[1].lastEventId, 'found', 3], `the reconnection: ${show(second)}`);
+    assert.equal(rec.opens, 2);
+  } finally {
+    release();
+    rec.es.close();
+  }
+  await subscribersAre(0);
+
+  // An id hive does not know (never seen, or evicted): no replay, live only,
+  // and the response says so.
+  const u = await openRecorder('/events?topic=replay', { lastEventId: 'no-such-id' });
+  try {
+    assert.deepEqual([u.conns[0].lastEventId, u.conns[0].replay], ['no-such-id', 'unknown']);
+    const r6 = await publishOk('?topic=replay&id=r6', 'six');
+    await until(() => u.got.length === 1, 5000, 'the live event');
+    await sleep(100);
+    assert.deepEqual(u.got, [r6], 'nothing replayed for an unknown id');
+  } finally {
+    u.es.close();
+  }
+  await subscribersAre(0);
+}
+
+// /events-manual, the seed's pattern by hand, against /events on one topic.
+async function manual() {
+  await subscribersAre(0);
+  const before = await stats();
+  const h = await openRecorder('/events?topic=manual');
+  let m;
+  try {
+    m = await openRecorder('/events-manual?topic=manual');
+    await subscribersAre(2);
+    const want = [
+      await publishOk('?topic=manual&event=greet&id=m1', 'hi\nthere', 'greet'),
+      await publishOk('?topic=manual', 'no id'),
+      await publishOk('?topic=manual&event=add', 'a\r\nb\rc', 'add', 'a\nb\nc'),
+      await publishOk('?topic=manual&id=m4', ''),
+      await publishOk('?topic=manual&event=done&id=m5', 'data: x\n\nid: 9', 'done'),
+    ];
+    await until(() => h.got.length === want.length && m.got.length === want.length, 5000,
+      () => `both routes to get ${want.length} events (hive_sse_respond ${show(h.got)}; manual ${show(m.got)})`);
+    assert.deepEqual(h.got, want, '/events');
+    assert.deepEqual(m.got, want, '/events-manual');
+
+    // Closing the manual client runs its on_close: hive_unsubscribe.
+    m.es.close();
+    await subscribersAre(1);
+    const last = await publishOk('?topic=manual&id=m6', 'after');
+    await until(() => h.got.length === want.length + 1, 5000, 'the event after the close');
+    assert.deepEqual(h.got.at(-1), last);
+    assert.equal(m.got.length, want.length, 'the closed client got nothing more');
+    assert.deepEqual([h.errors, m.errors, h.opens, m.opens], [[], [], 1, 1]);
+    const s = await stats();
+    assert.equal(s.manual_drops, before.manual_drops, show(s));
+  } finally {
+    h.es.close();
+    if (m) m.es.close();
+  }
+  await subscribersAre(0);
+}
+
+// The heartbeat: sse_events runs with --heartbeat 1, so an idle stream
+// carries ":\n\n" within about a second (bounded at 5 s here).
+async function heartbeat(path) {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), 5000);
   try {
-    const res = await fetch(`${eventsBase}/events`, { signal: ctl.signal });
+    const res = await fetch(`${eventsBase}${path}?topic=idle`, { signal: ctl.signal });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/event-stream');
     assert.equal(res.headers.get('cache-control'), 'no-cache');
@@ -327,38 +506,69 @@ async function heartbeat() {
   await subscribersAre(0);
 }
 
-// A subscriber that stops reading: once the server's buffers and its queue
-// of 32 are full, publishing drops events for it (counted) instead of
-// blocking or growing without bound; the other subscriber gets everything.
-async function dropPolicy() {
+// A subscriber that never reads while big events are published: once the
+// kernel's buffers, the connection's unsent bytes (1 MiB) and its hive queue
+// (1 MiB) are full, hive applies HIVE_SLOW_CLOSE and counts it. Memory
+// stays bounded (nothing more is queued for it); a reading subscriber of
+// the same topic gets every event. Proven by the server's counters and by
+// what the slow client received, not by timing.
+async function slowClose() {
+  await subscribersAre(0);
+  const before = await stats();
+  const reader = await openRecorder('/events?topic=slow');
   const url = new URL(eventsBase);
   const sock = net.connect(Number(url.port), url.hostname);
+  let received = 0, ended = false;
   sock.on('error', () => {});
-  await new Promise((resolve, reject) => {
-    sock.once('connect', resolve);
-    sock.once('error', reject);
-    setTimeout(() => reject(new Error('connect timed out')), 5000);
-  });
-  sock.write(`GET /events HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`);
-  sock.pause(); // never read: the kernel buffers fill, then the server's
+  sock.on('data', (d) => { received += d.length; });
+  sock.on('close', () => { ended = true; });
   try {
-    await subscribersAre(1);
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('connect timed out')), 5000);
+      sock.once('connect', () => { clearTimeout(t); resolve(); });
+      sock.once('error', (err) => { clearTimeout(t); reject(err); });
+    });
+    sock.write(`GET /events?topic=slow HTTP/1.1\r\nHost: ${url.host}\r\nAccept: text/event-stream\r\n\r\n`);
+    sock.pause(); // read nothing more: the kernel buffers fill, then the server's
+    await subscribersAre(2);
+
     const chunk = 'y'.repeat(512 << 10);
-    let dropped = 0, sent = 0;
-    // Kernel socket buffers, the server's unsent-bytes bound (1 MiB) and the
-    // stream's 32 slots hold well under 200 such events.
-    for (sent = 1; sent <= 200 && dropped === 0; sent++) {
-      const r = await publish(`?id=big${sent}`, chunk);
-      assert.equal(r.status, 200, show(r));
-      dropped = Number(r.dropped);
-      assert.equal(r.body, dropped ? '0\n' : '1\n', `publish ${sent}: ${show(r)}`);
+    const MAX = 200; // kernel buffers and both 1 MiB bounds hold far fewer
+    const want = [];
+    let s = before;
+    for (let i = 1; i <= MAX && s.slow_closes === before.slow_closes; i++) {
+      want.push(await publishOk(`?topic=slow&id=big${i}`, chunk));
+      // The reading subscriber keeps up, so only the other one falls behind.
+      await until(() => reader.got.length === i, 10000, () => `big${i} at the reading subscriber`);
+      s = await stats();
     }
-    assert.ok(dropped === 1, `no event was dropped after ${sent - 1} publishes of 512 KiB`);
-    const s = await stats();
-    assert.ok(s.dropped >= 1, show(s));
-    console.log(`note: the first drop came at publish ${sent - 1} (512 KiB each)`);
+    const sent = want.length;
+    assert.equal(s.slow_closes, before.slow_closes + 1,
+      `no slow close after ${sent} publishes of 512 KiB: ${show(s)}`);
+    assert.equal(s.drops, before.drops, 'HIVE_SLOW_CLOSE closes, it does not drop');
+    await subscribersAre(1); // the slow one's response ended and unsubscribed
+
+    // The slow client: what the kernel still held, then the end of the
+    // connection; less than was published, because the rest was dropped
+    // with the connection instead of being buffered.
+    sock.resume();
+    await until(() => ended, 10000, 'the slow connection to end');
+    assert.ok(received < sent * chunk.length,
+      `the slow client received ${received} bytes of ${sent} x 512 KiB`);
+
+    // The reading subscriber is unaffected: everything, in order, still open.
+    want.push(await publishOk('?topic=slow&id=after', 'still here'));
+    await until(() => reader.got.length === want.length, 5000, 'the event after the close');
+    assert.deepEqual(reader.got.map((e) => e.lastEventId), want.map((e) => e.lastEventId));
+    assert.ok(reader.got.every((e, i) => e.data === want[i].data), 'data at the reading subscriber');
+    assert.deepEqual([reader.errors, reader.opens], [[], 1]);
+    s = await stats();
+    assert.equal(s.slow_closes, before.slow_closes + 1, show(s));
+    console.log(`note: the slow subscriber was closed after ${sent} publishes of 512 KiB ` +
+      `(${received} bytes reached it)`);
   } finally {
     sock.destroy();
+    reader.es.close();
   }
   await subscribersAre(0);
 }
@@ -394,8 +604,11 @@ async function clock() {
 await check('/vectors with an event generator: every vector, resume, 204', () => vectors(false));
 await check('/vectors with a raw generator: every vector, resume, 204', () => vectors(true));
 await check('/events + /publish: delivery, 400 on invalid fields, unsubscribe on close', events);
-await check('/events heartbeat', heartbeat);
-await check('/events drop policy for a subscriber that stops reading', dropPolicy);
+await check('/events: a reconnection with Last-Event-ID replays what was missed; unknown id', replay);
+await check('/events-manual delivers the same events as /events', manual);
+await check('/events heartbeat', () => heartbeat('/events'));
+await check('/events-manual heartbeat', () => heartbeat('/events-manual'));
+await check('/events slow consumer: closed (HIVE_SLOW_CLOSE), counted, others unaffected', slowClose);
 if (clockBase) await check('/clock: one event a second', clock);
 
 const failed = results.filter(([, ok]) => !ok).length;

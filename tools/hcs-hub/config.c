@@ -53,7 +53,7 @@ static const char usage[] =
     "  --access-log on|off         one line per request on stdout (default on)\n"
     "  --subscriptions on|off      publish subscription events and serve the\n"
     "                              subscriptions API (default off)\n"
-    "  --max-body N                largest publish body (default 1048576)\n"
+    "  --max-body N                largest publish body (default 4194304)\n"
     "  --help                      this text\n";
 
 const char *hub_config_usage(void) { return usage; }
@@ -277,7 +277,7 @@ int hub_config_parse(hub_config_t *cfg, int argc, char **argv,
   cfg->max_connections = 20000;
   cfg->slow_bytes = 1u << 20;
   cfg->access_log = true;
-  cfg->max_body = 1u << 20;
+  cfg->max_body = 4u << 20;
   *msg = NULL;
 
   raw_t raw;
