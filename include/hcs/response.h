@@ -83,8 +83,18 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_response_new(hcs_response_t **out,
  */
 HCS_EXTERN void hcs_response_free(hcs_response_t *res);
 
-/* The status given to hcs_response_new. */
+/* The response's status. */
 HCS_EXTERN int hcs_response_status(const hcs_response_t *res);
+
+/*
+ * Change the status while it can still reach the client: before the
+ * response is returned, or, for a streaming response without flushed
+ * headers, from its producer before it writes anything (e.g. a reply that
+ * waits for an outcome, then says 200 or 503). Returns 0, HCS_EINVAL (not
+ * 100..999), or HCS_ESTATE (the head is already written).
+ */
+HCS_EXTERN HCS_WARN_UNUSED int hcs_response_set_status(hcs_response_t *res,
+                                                       int status);
 
 /*
  * Add a header field (both strings copied). The name must be an HTTP token;
@@ -92,7 +102,9 @@ HCS_EXTERN int hcs_response_status(const hcs_response_t *res);
  * library's: Content-Length, Transfer-Encoding, Connection, Date and Server
  * are refused with HCS_EINVAL (set Connection: close with
  * hcs_response_set_close), except "Connection: keep-alive", which asks for
- * that header whenever the connection stays open after the response. Returns 0, HCS_EINVAL, HCS_ENOMEM, or HCS_ESTATE
+ * that header whenever the connection stays open after the response. A
+ * streaming response without flushed headers may still gain headers from
+ * its producer before the first write. Returns 0, HCS_EINVAL, HCS_ENOMEM, or HCS_ESTATE
  * once the response has been returned to the server.
  */
 HCS_EXTERN HCS_WARN_UNUSED int hcs_response_add_header(hcs_response_t *res,

@@ -26,11 +26,15 @@
  * history or subscribers are freed.
  *
  * Backends: the bus's backend carries messages between processes; NULL
- * means in-process. The API does not change with the backend.
+ * means in-process. The API does not change with the backend: with one, a
+ * message is delivered (here and in every other process) once the backend
+ * has stored it, in the backend's order; hive_publish_async says when that
+ * happened, or that the backend is unavailable.
  */
 #ifndef HIVE_PUBSUB_H
 #define HIVE_PUBSUB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,8 +73,20 @@ typedef void (*hive_message_cb)(hive_sub_t *sub, const hive_message_t *msg,
 typedef struct hive_bus_config_s {
   size_t history_count; /* messages kept per topic (default 0: no history) */
   size_t history_bytes; /* wire bytes kept per topic (default 1 MiB) */
-  hive_backend_t *backend; /* NULL: in-process (the default) */
+  hive_backend_t *backend; /* NULL: in-process (the default); taken by
+                              hive_bus_new on success, freed with the bus */
 } hive_bus_config_t;
+
+/* A backend's counters; a snapshot. */
+typedef struct hive_backend_stats_s {
+  const char *name;         /* "in-process", "redis" */
+  bool connected;           /* can publish now */
+  uint64_t reconnects;      /* connections made after the first */
+  uint64_t read_lag;        /* messages in the log not yet read here */
+  double read_lag_ms;       /* age of the oldest unread message */
+  double publish_ms;        /* last publish round trip to the backend */
+  uint64_t publish_errors;  /* publishes refused (unavailable) */
+} hive_backend_stats_t;
 
 /* Counters; a snapshot. */
 typedef struct hive_stats_s {
@@ -86,7 +102,8 @@ HCS_EXTERN void hive_bus_config_init(hive_bus_config_t *cfg);
 
 /*
  * A bus delivering on the workers of srv (borrowed: it must outlive the
- * bus). cfg NULL means the defaults. Sets *out and returns 0; HCS_ENOMEM.
+ * bus). cfg NULL means the defaults. Sets *out and returns 0; HCS_ENOMEM;
+ * or the backend's error when it cannot start (e.g. unreachable).
  */
 HCS_EXTERN HCS_WARN_UNUSED int hive_bus_new(hive_bus_t **out,
                                             hcs_server_t *srv,
@@ -128,6 +145,26 @@ HCS_EXTERN HCS_WARN_UNUSED int hive_publish_event_with(
     const void *payload, size_t len);
 
 /*
+ * The outcome of hive_publish_async: status 0 and the message's id (as
+ * delivered), or a negative code: HCS_EAGAIN when the backend is
+ * unavailable (nothing was published; try later), or another error.
+ */
+typedef void (*hive_publish_cb)(int status, const char *id, size_t id_len,
+                                void *ud);
+
+/*
+ * Publish like hive_publish_event_with and learn when it is safely done.
+ * In-process, cb runs before this returns. With a backend, cb runs once the
+ * backend answered: on the calling worker's loop when called on a worker
+ * thread, else on the backend's thread. Returns 0 (cb runs exactly once),
+ * or HCS_EINVAL / HCS_ENOMEM (cb never runs). An absent id becomes the
+ * topic's sequence number in-process, the backend's id otherwise.
+ */
+HCS_EXTERN HCS_WARN_UNUSED int hive_publish_async(
+    hive_bus_t *bus, const char *topic, const hcs_sse_event_t *ev,
+    const void *payload, size_t len, hive_publish_cb cb, void *ud);
+
+/*
  * Subscribe to topic (copied). cb(sub, msg, ud) runs on this worker for
  * every message published after this call. Worker thread only. Sets *out
  * and returns 0; HCS_ESTATE (not on a worker of the bus's server);
@@ -167,5 +204,12 @@ HCS_EXTERN hive_bus_t *hive_sub_bus(const hive_sub_t *sub);
 
 /* Counters of the bus. Any thread. */
 HCS_EXTERN void hive_bus_stats(hive_bus_t *bus, hive_stats_t *out);
+
+/* Free a backend that no bus took (hive_bus_new failed). NULL is a no-op. */
+HCS_EXTERN void hive_backend_free(hive_backend_t *backend);
+
+/* Counters of the bus's backend (name "in-process" without one). */
+HCS_EXTERN void hive_bus_backend_stats(hive_bus_t *bus,
+                                       hive_backend_stats_t *out);
 
 #endif

@@ -24,6 +24,7 @@
  * walk never steps on freed memory.
  */
 #include "hive/bus.h"
+#include "hive/backend.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -269,8 +270,31 @@ int hive_bus_new(hive_bus_t **out, hcs_server_t *srv,
   }
   for (unsigned i = 0; i < bus->nworkers; i++)
     hcs_list_init(&bus->workers[i].zombies);
+  if (bus->cfg.backend) {
+    int err = bus->cfg.backend->ops->start(bus->cfg.backend, bus);
+    if (err < 0) {
+      bus->cfg.backend = NULL; /* still the caller's */
+      hive_bus_free(bus);
+      return err;
+    }
+  }
   *out = bus;
   return 0;
+}
+
+void hive_backend_free(hive_backend_t *b) {
+  if (b)
+    b->ops->destroy(b);
+}
+
+void hive_bus_backend_stats(hive_bus_t *bus, hive_backend_stats_t *out) {
+  memset(out, 0, sizeof(*out));
+  if (bus->cfg.backend) {
+    bus->cfg.backend->ops->stats(bus->cfg.backend, out);
+    return;
+  }
+  out->name = "in-process";
+  out->connected = true;
 }
 
 /* Drop a topic's history. Under its lock or when nothing else can see it. */
@@ -283,6 +307,8 @@ static void history_clear(hive_topic_t *t, size_t nslots) {
 void hive_bus_free(hive_bus_t *bus) {
   if (bus == NULL)
     return;
+  /* The backend first: it may still be delivering. */
+  hive_backend_free(bus->cfg.backend);
   /* The server has stopped: no loop runs, so every list may be touched. */
   for (size_t i = 0; i < bus->nbuckets; i++) {
     hive_topic_t *t = bus->buckets[i], *next;
@@ -472,13 +498,15 @@ static hive_topic_t *topic_get(hive_bus_t *bus, const char *name, size_t len,
   return t;
 }
 
-int hive_publish_event_with(hive_bus_t *bus, const char *topic,
-                            const hcs_sse_event_t *ev, const void *payload,
-                            size_t plen) {
-  size_t len;
-  if (check_topic(topic, &len) < 0 || hcs_sse_validate(ev) < 0 ||
-      (payload == NULL && plen > 0))
-    return HCS_EINVAL;
+/*
+ * Fan a message out to this process's subscribers and keep it in history:
+ * the in-process publish, and what a backend does with each message it
+ * reads. The topic is checked; the event is valid. When ev has no id, the
+ * sequence number becomes it and is copied to seq_id (24 bytes).
+ */
+static int publish_local(hive_bus_t *bus, const char *topic, size_t len,
+                         const hcs_sse_event_t *ev, hcs_str_t payload,
+                         char *seq_id) {
   /* Without history, a topic nobody subscribes to keeps nothing. */
   bool keep = bus->cfg.history_count > 0;
   hive_topic_t *t = topic_get(bus, topic, len, keep);
@@ -486,13 +514,17 @@ int hive_publish_event_with(hive_bus_t *bus, const char *topic,
     if (keep)
       return HCS_ENOMEM;
     atomic_fetch_add_explicit(&bus->published, 1, memory_order_relaxed);
+    if (seq_id)
+      snprintf(seq_id, 24, "0"); /* nobody listens: no sequence */
     return 0;
   }
   hive_msg_t *m;
   uv_mutex_lock(&t->lock);
-  int err = msg_new(bus, t, ev, (hcs_str_t){payload, plen}, &m);
+  int err = msg_new(bus, t, ev, payload, &m);
   bool unused = false;
   if (err == 0) {
+    if (seq_id)
+      snprintf(seq_id, 24, "%" PRIu64, m->view.seq);
     history_append(bus, t, m);
     for (unsigned w = 0; w < bus->nworkers; w++) {
       if (t->local[w].count == 0)
@@ -516,6 +548,117 @@ int hive_publish_event_with(hive_bus_t *bus, const char *topic,
   }
   topic_unref(t);
   return err;
+}
+
+static int check_message(const char *topic, size_t *len,
+                         const hcs_sse_event_t *ev, const void *payload,
+                         size_t plen) {
+  if (check_topic(topic, len) < 0 || ev == NULL || hcs_sse_validate(ev) < 0 ||
+      (payload == NULL && plen > 0))
+    return HCS_EINVAL;
+  return 0;
+}
+
+int hive__deliver(hive_bus_t *bus, const char *topic, size_t topic_len,
+                  const hcs_sse_event_t *ev, const void *payload, size_t len) {
+  if (topic_len == 0 || topic_len > HIVE_TOPIC_MAX || ev == NULL ||
+      ev->id.base == NULL || hcs_sse_validate(ev) < 0)
+    return HCS_EINVAL;
+  return publish_local(bus, topic, topic_len, ev, (hcs_str_t){payload, len},
+                       NULL);
+}
+
+/* ---- publishing through a backend ---------------------------------------- */
+
+/* One hive_publish_async waiting for its backend. */
+typedef struct {
+  hcs__task_t task;   /* runs cb on the publisher's worker */
+  hive_bus_t *bus;
+  hive_publish_cb cb; /* NULL: a fire-and-forget publish */
+  void *ud;
+  int worker;         /* the publisher's worker, or -1 */
+  int status;
+  size_t id_len;
+  char *id;
+} pending_t;
+
+static void pending_finish(pending_t *p, int status) {
+  if (p->cb)
+    p->cb(status, p->id ? p->id : "", p->id_len, p->ud);
+  hcs__free(p->id);
+  hcs__free(p);
+}
+
+static void on_pending_task(hcs__task_t *t, int status) {
+  pending_t *p = (pending_t *)t;
+  pending_finish(p, status == 0 ? p->status : HCS_ECANCELED);
+}
+
+/* The backend answered (any thread): go back to the publisher's worker. */
+static void backend_done(void *ctx, int status, const char *id, size_t id_len) {
+  pending_t *p = ctx;
+  p->status = status;
+  if (status == 0 && id_len > 0 && (p->id = hcs__malloc(id_len + 1)) != NULL) {
+    memcpy(p->id, id, id_len);
+    p->id[id_len] = '\0';
+    p->id_len = id_len;
+  }
+  if (p->cb == NULL || p->worker < 0) {
+    pending_finish(p, status);
+    return;
+  }
+  p->task.fn = on_pending_task;
+  if (hcs__worker_post_task(&p->bus->srv->workers[p->worker], &p->task) < 0)
+    pending_finish(p, HCS_ECANCELED); /* that worker has stopped */
+}
+
+static int publish_backend(hive_bus_t *bus, const char *topic, size_t len,
+                           const hcs_sse_event_t *ev, const void *payload,
+                           size_t plen, hive_publish_cb cb, void *ud) {
+  pending_t *p = hcs__calloc(1, sizeof(*p));
+  if (p == NULL)
+    return HCS_ENOMEM;
+  hcs_worker_t *w = hcs__current_worker();
+  p->bus = bus;
+  p->cb = cb;
+  p->ud = ud;
+  p->worker = w && w->server == bus->srv ? (int)w->index : -1;
+  int err = bus->cfg.backend->ops->publish(bus->cfg.backend, topic, len, ev,
+                                           payload, plen, backend_done, p);
+  if (err < 0)
+    hcs__free(p);
+  return err;
+}
+
+int hive_publish_async(hive_bus_t *bus, const char *topic,
+                       const hcs_sse_event_t *ev, const void *payload,
+                       size_t plen, hive_publish_cb cb, void *ud) {
+  size_t len;
+  if (cb == NULL || check_message(topic, &len, ev, payload, plen) < 0)
+    return HCS_EINVAL;
+  if (bus->cfg.backend)
+    return publish_backend(bus, topic, len, ev, payload, plen, cb, ud);
+  char seq_id[24];
+  int err = publish_local(bus, topic, len, ev, (hcs_str_t){payload, plen},
+                          seq_id);
+  if (err < 0)
+    return err;
+  if (ev->id.base)
+    cb(0, ev->id.base, ev->id.len, ud);
+  else
+    cb(0, seq_id, strlen(seq_id), ud);
+  return 0;
+}
+
+int hive_publish_event_with(hive_bus_t *bus, const char *topic,
+                            const hcs_sse_event_t *ev, const void *payload,
+                            size_t plen) {
+  size_t len;
+  if (check_message(topic, &len, ev, payload, plen) < 0)
+    return HCS_EINVAL;
+  if (bus->cfg.backend)
+    return publish_backend(bus, topic, len, ev, payload, plen, NULL, NULL);
+  return publish_local(bus, topic, len, ev, (hcs_str_t){payload, plen}, NULL);
 }
 
 int hive_publish_event(hive_bus_t *bus, const char *topic,

@@ -53,6 +53,15 @@ int hcs_response_status(const hcs_response_t *res) {
   return res->status;
 }
 
+int hcs_response_set_status(hcs_response_t *res, int status) {
+  if (status < 100 || status > 999)
+    return HCS_EINVAL;
+  if (res->head_queued || (res->sent && res->produce == NULL))
+    return HCS_ESTATE;
+  res->status = status;
+  return 0;
+}
+
 /* Header names the library writes itself. */
 static bool is_reserved_header(const char *name) {
   static const char *const reserved[] = {"content-length", "transfer-encoding",
@@ -72,7 +81,8 @@ static bool valid_header_value(const char *v) {
 
 int hcs_response_add_header(hcs_response_t *res, const char *name,
                             const char *value) {
-  if (res->sent)
+  /* A streaming response's head may still change until it is written. */
+  if (res->sent && (res->produce == NULL || res->head_queued))
     return HCS_ESTATE;
   size_t nlen = strlen(name), vlen = strlen(value);
   /* "Connection: keep-alive" is a wish the connection honours in its own

@@ -33,6 +33,7 @@ struct hcs_response_s {
   bool close_conn;
   bool announce_keep_alive; /* write Connection: keep-alive when kept alive */
   bool abort_requested;     /* hcs_response_abort before it was streaming */
+  bool head_queued;         /* a streaming response's head is written */
   bool sent;        /* handed to the server: no more building */
   bool in_produce;  /* inside the producer: writes allowed */
   hcs_writeq_t *wq; /* where writes go during a pull */

@@ -345,6 +345,7 @@ static int stream_head(hcs_conn_t *c, size_t *slot) {
   if (c->stream_head_queued)
     return 0;
   c->stream_head_queued = true;
+  c->stream->head_queued = true;
   return queue_head(c, c->stream,
                     c->stream_chunked ? "Transfer-Encoding: chunked\r\n" : "",
                     slot);

@@ -462,15 +462,16 @@ static bool origin_listed(char **list, size_t n, const char *origin) {
   return false;
 }
 
-int hub_dispatch(hub_t *hub, const hcs_str_t *topics, size_t ntopics,
-                 bool private_update, const hcs_sse_event_t *ev) {
-  /* The routing data: flags, then each topic as a length and its bytes. */
-  size_t len = 1;
+/* The routing data of an update: flags, then each topic as a 4-byte length
+ * and its bytes. Caller frees. */
+static char *routing_data(const hcs_str_t *topics, size_t ntopics,
+                          bool private_update, size_t *len) {
+  *len = 1;
   for (size_t i = 0; i < ntopics; i++)
-    len += 4 + topics[i].len;
-  char *meta = malloc(len);
+    *len += 4 + topics[i].len;
+  char *meta = malloc(*len);
   if (meta == NULL)
-    return HCS_ENOMEM;
+    return NULL;
   meta[0] = private_update ? FLAG_PRIVATE : 0;
   char *p = meta + 1;
   for (size_t i = 0; i < ntopics; i++) {
@@ -479,21 +480,167 @@ int hub_dispatch(hub_t *hub, const hcs_str_t *topics, size_t ntopics,
     memcpy(p + 4, topics[i].base, topics[i].len);
     p += 4 + topics[i].len;
   }
-  /* Under last_lock, so that the recorded last id is the last published. */
+  return meta;
+}
+
+/* Count an update that was published, with its id as delivered. */
+static void published(hub_t *hub, const hcs_str_t *topics, size_t ntopics,
+                      const char *id, size_t id_len) {
   pthread_mutex_lock(&hub->last_lock);
-  int err = hive_publish_event_with(hub->bus, HUB_BUS_TOPIC, ev, meta, len);
-  if (err == 0 && ev->id.len < sizeof hub->last_id) {
-    memcpy(hub->last_id, ev->id.base, ev->id.len);
-    hub->last_id[ev->id.len] = '\0';
+  if (id_len < sizeof hub->last_id) {
+    memcpy(hub->last_id, id, id_len);
+    hub->last_id[id_len] = '\0';
   }
   pthread_mutex_unlock(&hub->last_lock);
+  atomic_fetch_add(&hub->published, 1);
+  for (size_t i = 0; i < ntopics; i++)
+    hub_topics_update(hub->topics, topics[i].base, topics[i].len);
+}
+
+int hub_dispatch(hub_t *hub, const hcs_str_t *topics, size_t ntopics,
+                 bool private_update, const hcs_sse_event_t *ev) {
+  size_t len;
+  char *meta = routing_data(topics, ntopics, private_update, &len);
+  if (meta == NULL)
+    return HCS_ENOMEM;
+  int err = hive_publish_event_with(hub->bus, HUB_BUS_TOPIC, ev, meta, len);
   free(meta);
-  if (err == 0) {
-    atomic_fetch_add(&hub->published, 1);
-    for (size_t i = 0; i < ntopics; i++)
-      hub_topics_update(hub->topics, topics[i].base, topics[i].len);
-  }
+  if (err == 0)
+    published(hub, topics, ntopics, ev->id.base, ev->id.len);
   return err;
+}
+
+/*
+ * A publish waiting for the bus's answer. In-process the answer comes at
+ * once and the reply is an ordinary response; with a backend (Redis) the
+ * reply is a response that waits (pending producer) and then says 200 with
+ * the id, or 503 when the backend is unavailable. Two references: the
+ * answer callback's and the reply's.
+ */
+typedef struct {
+  atomic_int refs;
+  hub_t *hub;
+  bool done;
+  int status;
+  char id[HUB_ID_MAX];
+  size_t id_len;
+  hcs_waker_t *waker;   /* the waiting reply's, once it waits */
+  hcs_str_t *topics;    /* for the counters, once published */
+  size_t ntopics;
+  char *topic_bytes;
+} publish_wait_t;
+
+static void wait_release(publish_wait_t *w) {
+  if (atomic_fetch_sub(&w->refs, 1) != 1)
+    return;
+  hcs_waker_unref(w->waker);
+  free(w->topics);
+  free(w->topic_bytes);
+  free(w);
+}
+
+static void on_published(int status, const char *id, size_t id_len, void *ud) {
+  publish_wait_t *w = ud;
+  w->status = status;
+  if (status == 0) {
+    w->id_len = id_len < sizeof w->id ? id_len : sizeof w->id - 1;
+    memcpy(w->id, id, w->id_len);
+    published(w->hub, w->topics, w->ntopics, w->id, w->id_len);
+  }
+  w->done = true;
+  if (w->waker)
+    hcs_waker_wake(w->waker);
+  wait_release(w);
+}
+
+/* The waiting reply's producer: pending until the answer, then the reply. */
+static int publish_reply(hcs_response_t *res, void *ud) {
+  publish_wait_t *w = ud;
+  if (!w->done) {
+    if (w->waker == NULL && (w->waker = hcs_response_waker(res)) == NULL)
+      return HCS_ENOMEM;
+    return HCS_PRODUCE_PENDING;
+  }
+  if (w->status == 0) {
+    if (hcs_response_write(res, w->id, w->id_len) < 0)
+      return HCS_ENOMEM;
+    return HCS_PRODUCE_END;
+  }
+  static const char busy[] = "the hub's backend is unavailable; retry later\n";
+  if (hcs_response_set_status(res, w->status == HCS_EAGAIN ? 503 : 500) < 0 ||
+      hcs_response_add_header(res, "Retry-After", "1") < 0 ||
+      hcs_response_write(res, busy, sizeof busy - 1) < 0)
+    return HCS_ENOMEM;
+  return HCS_PRODUCE_END;
+}
+
+static void publish_reply_closed(hcs_response_t *res, hcs_close_reason_t why,
+                                 void *ud) {
+  (void)res;
+  (void)why;
+  wait_release(ud);
+}
+
+/* Publish and build the reply (see publish_wait_t). */
+static hcs_response_t *dispatch_and_reply(hub_t *hub, hcs_request_t *req,
+                                          const hcs_str_t *topics,
+                                          size_t ntopics, bool private_update,
+                                          const hcs_sse_event_t *ev) {
+  publish_wait_t *w = calloc(1, sizeof(*w));
+  size_t len, bytes = 0;
+  for (size_t i = 0; i < ntopics; i++)
+    bytes += topics[i].len;
+  char *meta = routing_data(topics, ntopics, private_update, &len);
+  if (w == NULL || meta == NULL ||
+      (w->topics = malloc(ntopics * sizeof(*w->topics))) == NULL ||
+      (w->topic_bytes = malloc(bytes + 1)) == NULL) {
+    free(meta);
+    if (w) {
+      free(w->topics);
+      free(w);
+    }
+    return hub_error(500, "out of memory");
+  }
+  /* Keep the topics: the request is gone when a backend answers. */
+  char *p = w->topic_bytes;
+  for (size_t i = 0; i < ntopics; i++) {
+    memcpy(p, topics[i].base, topics[i].len);
+    w->topics[i] = (hcs_str_t){p, topics[i].len};
+    p += topics[i].len;
+  }
+  w->ntopics = ntopics;
+  w->hub = hub;
+  atomic_init(&w->refs, 2);
+  int err = hive_publish_async(hub->bus, HUB_BUS_TOPIC, ev, meta, len,
+                               on_published, w);
+  free(meta);
+  if (err < 0) {
+    atomic_store(&w->refs, 1);
+    wait_release(w);
+    return hub_error(500, hcs_strerror(err));
+  }
+  hcs_response_t *res;
+  if (w->done) {
+    /* Answered already (in-process). */
+    res = w->status == 0
+              ? hub_text(200, "text/plain; charset=utf-8", w->id, w->id_len)
+              : hub_error(503, "the hub's backend is unavailable; retry later");
+    wait_release(w);
+  } else if (hcs_response_new(&res, 200) == 0) {
+    if (hcs_response_add_header(res, "Content-Type",
+                                "text/plain; charset=utf-8") < 0 ||
+        hcs_response_set_producer(res, publish_reply, publish_reply_closed, w) < 0) {
+      hcs_response_free(res);
+      res = NULL;
+      wait_release(w);
+    }
+  } else {
+    res = NULL;
+    wait_release(w);
+  }
+  if (res)
+    hub_cors(hub, req, res);
+  return res;
 }
 
 void hub_last_event_id(hub_t *hub, char *out, size_t cap) {
@@ -630,14 +777,7 @@ hcs_response_t *hub_publish(hcs_request_t *req, void *ud) {
   }
   bool private_update = hcs_request_form_param(req, "private", &v) == 0;
 
-  err = hub_dispatch(hub, topics, ntopics, private_update, &ev);
-  if (err < 0) {
-    res = hub_error(500, hcs_strerror(err));
-    goto done;
-  }
-  res = hub_text(200, "text/plain; charset=utf-8", ev.id.base, ev.id.len);
-  if (res)
-    hub_cors(hub, req, res);
+  res = dispatch_and_reply(hub, req, topics, ntopics, private_update, &ev);
 
 done:
   free(topics);
