@@ -63,6 +63,17 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_stream_try_push(hcs_stream_t *s,
                                                    void *item);
 
 /*
+ * Add an item unless the stream holds items already and their bytes plus
+ * this one's would pass max_bytes (byte accounting: hcs_stream_set_sizer).
+ * One check and push under one lock, for bounded fan-out queues. Any
+ * thread. Returns 0 (the stream owns item), HCS_ENOSPC (over the bound: the
+ * caller keeps item), or what hcs_stream_try_push returns.
+ */
+HCS_EXTERN HCS_WARN_UNUSED int hcs_stream_try_push_within(hcs_stream_t *s,
+                                                          void *item,
+                                                          size_t max_bytes);
+
+/*
  * Add an item, waiting for room. Not on a loop thread: there it returns
  * HCS_EAGAIN at once when full instead of blocking (hcs_stream_try_push's
  * behaviour). Returns 0 (the stream owns item), HCS_ECLOSED (closed or

@@ -47,33 +47,31 @@ static void close_slow(hive_sse_t *h) {
     hcs_stream_cancel(h->stream);
 }
 
-/* Whether a message of len bytes would overflow the queue now. One message
- * always fits in an empty queue, however large: the bound is on what piles
- * up behind a slow reader, not on message size. */
-static bool overflows(hive_sse_t *h, size_t len) {
-  size_t queued = hcs_stream_bytes(h->stream);
-  return hcs_stream_length(h->stream) == STREAM_CAPACITY ||
-         (queued > 0 && queued + len > h->max_bytes);
-}
-
 static void on_message(hive_sub_t *sub, const hive_message_t *msg, void *ud) {
   (void)sub;
   hive_sse_t *h = ud;
   if (h->closing || (h->filter && !h->filter(msg, h->filter_ud)))
     return;
-  size_t len = msg->wire->len;
-  if (overflows(h, len)) {
+  /* One message always fits an empty queue, however large: the bound is on
+   * what piles up behind a slow reader, not on message size. */
+  hcs_buf_t *ref = hcs_buf_ref(msg->wire);
+  int err = hcs_stream_try_push_within(h->stream, ref, h->max_bytes);
+  if (err == HCS_ENOSPC || err == HCS_EAGAIN) {
     if (h->policy == HIVE_SLOW_CLOSE) {
+      hcs_buf_unref(ref);
       close_slow(h);
       return;
     }
     uint64_t dropped = 0;
-    while (overflows(h, len) && hcs_stream_drop_oldest(h->stream, NULL) == 0)
+    do {
+      if (hcs_stream_drop_oldest(h->stream, NULL) < 0)
+        break;
       dropped++;
+      err = hcs_stream_try_push_within(h->stream, ref, h->max_bytes);
+    } while (err == HCS_ENOSPC || err == HCS_EAGAIN);
     hive__count_drops(h->bus, dropped);
   }
-  hcs_buf_t *ref = hcs_buf_ref(msg->wire);
-  if (hcs_stream_try_push(h->stream, ref) < 0) {
+  if (err < 0) {
     /* Cancelled (the response is ending) or out of memory. */
     hcs_buf_unref(ref);
     if (!hcs_stream_cancelled(h->stream))

@@ -139,6 +139,19 @@ int hcs_stream_try_push(hcs_stream_t *s, void *item) {
   return err;
 }
 
+int hcs_stream_try_push_within(hcs_stream_t *s, void *item,
+                               size_t max_bytes) {
+  hcs_waker_t *w = NULL;
+  size_t len = s->size_of ? s->size_of(item) : 0;
+  uv_mutex_lock(&s->lock);
+  int err = s->count > 0 && s->bytes + len > max_bytes
+                ? (s->closed ? HCS_ECLOSED : HCS_ENOSPC)
+                : push_locked(s, item, &w);
+  uv_mutex_unlock(&s->lock);
+  wake(w);
+  return err;
+}
+
 int hcs_stream_push(hcs_stream_t *s, void *item) {
   /* A loop thread must never wait: it gets try_push's answer. */
   bool may_wait = hcs__current_worker() == NULL;
