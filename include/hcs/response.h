@@ -112,6 +112,14 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_response_add_header(hcs_response_t *res,
                                                        const char *value);
 
 /*
+ * Remove every header field named `name` (case-insensitive) added so far,
+ * e.g. to replace a default. Returns 0, or HCS_ESTATE once the head is
+ * written.
+ */
+HCS_EXTERN HCS_WARN_UNUSED int hcs_response_remove_header(hcs_response_t *res,
+                                                          const char *name);
+
+/*
  * Set a fixed body: len bytes of data, copied. Replaces any earlier body.
  * Returns 0, HCS_ENOMEM, or HCS_ESTATE if the response streams.
  */

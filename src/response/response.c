@@ -121,6 +121,24 @@ int hcs_response_add_header(hcs_response_t *res, const char *name,
   return 0;
 }
 
+int hcs_response_remove_header(hcs_response_t *res, const char *name) {
+  if (res->sent && (res->produce == NULL || res->head_queued))
+    return HCS_ESTATE;
+  size_t nlen = strlen(name), i = 0;
+  while (i < res->headers_len) {
+    const char *line = res->headers + i;
+    const char *end = memchr(line, '\n', res->headers_len - i);
+    size_t llen = (size_t)(end - line) + 1; /* through "\r\n" */
+    if (llen > nlen + 1 && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
+      memmove(res->headers + i, line + llen, res->headers_len - i - llen);
+      res->headers_len -= llen;
+    } else {
+      i += llen;
+    }
+  }
+  return 0;
+}
+
 int hcs_response_set_body(hcs_response_t *res, const void *data, size_t len) {
   if (res->sent || res->produce)
     return HCS_ESTATE;

@@ -1,18 +1,20 @@
 # SPDX-License-Identifier: MIT
-# tests/support/server.sh: start an example server on an ephemeral loopback
-# port for shell tests. Source it, then:
+# tests/support/server.sh: start a server on an ephemeral loopback port for
+# shell tests. Source it, then:
 #   start_server LOG BINARY [ARGS...]
 # runs `BINARY --host 127.0.0.1 --port 0 ARGS...` with stderr to LOG, waits
 # (at most 10 s) for its "listening on http://127.0.0.1:PORT/" line, and sets
 # $server_pid and $server_port. Returns 1 (after printing the log) if the
 # server exits or never says it listens. The kernel picks the port, so two
 # tests never race for one.
+#   start_hub LOG BINARY [ARGS...]
+# the same for hcs-hub, which takes its address as one flag: runs
+# `BINARY --listen 127.0.0.1:0 ARGS...` with stderr and stdout (its access
+# log) to LOG.
 
-start_server() {
+# wait_listening LOG BINARY: the common wait of both, on $server_pid.
+wait_listening() {
   local log=$1 bin=$2 i line
-  shift 2
-  "$bin" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
-  server_pid=$!
   server_port=""
   for i in $(seq 1 200); do
     line=$(grep -m1 -o 'listening on http://127\.0\.0\.1:[0-9]*' "$log" 2>/dev/null || true)
@@ -26,4 +28,20 @@ start_server() {
   echo "start_server: $bin did not start listening; its log:" >&2
   cat "$log" >&2
   return 1
+}
+
+start_server() {
+  local log=$1 bin=$2
+  shift 2
+  "$bin" --host 127.0.0.1 --port 0 "$@" 2>"$log" &
+  server_pid=$!
+  wait_listening "$log" "$bin"
+}
+
+start_hub() {
+  local log=$1 bin=$2
+  shift 2
+  "$bin" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  server_pid=$!
+  wait_listening "$log" "$bin"
 }

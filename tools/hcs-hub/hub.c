@@ -85,13 +85,13 @@ hcs_response_t *hub_logged(hub_t *hub, hcs_request_t *req,
   return res;
 }
 
-void hub_cors(hub_t *hub, hcs_request_t *req, hcs_response_t *res) {
+bool hub_cors(hub_t *hub, hcs_request_t *req, hcs_response_t *res) {
   hcs_str_t origin;
   if (hub->cfg->ncors == 0 || hcs_request_header(req, "Origin", &origin) < 0)
-    return;
+    return false;
   char o[512];
   if (origin.len >= sizeof o)
-    return;
+    return false;
   memcpy(o, origin.base, origin.len);
   o[origin.len] = '\0';
   bool any = false, listed = false;
@@ -108,11 +108,11 @@ void hub_cors(hub_t *hub, hcs_request_t *req, hcs_response_t *res) {
   } else if (any) {
     hub_header(res, "Access-Control-Allow-Origin", "*");
   } else {
-    return;
+    return false;
   }
   hub_header(res, "Vary", "Origin");
-  hub_header(res, "Access-Control-Expose-Headers",
-                                "Last-Event-ID, Link");
+  hub_header(res, "Access-Control-Expose-Headers", "Last-Event-ID, Link");
+  return true;
 }
 
 /* ---- pages ------------------------------------------------------------------- */

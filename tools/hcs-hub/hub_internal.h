@@ -119,8 +119,9 @@ static inline void hub_header(hcs_response_t *res, const char *name,
     return;
 }
 
-/* Add the CORS headers the request's Origin earns (none if not allowed). */
-void hub_cors(hub_t *hub, hcs_request_t *req, hcs_response_t *res);
+/* Add the CORS headers the request's Origin earns, and say whether it
+ * earned any (none for an origin not allowed). */
+bool hub_cors(hub_t *hub, hcs_request_t *req, hcs_response_t *res);
 
 /* ---- topics.c ------------------------------------------------------------- */
 

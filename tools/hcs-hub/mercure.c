@@ -351,6 +351,12 @@ hcs_response_t *hub_subscribe(hcs_request_t *req, void *ud) {
     res = hub_error(err == HCS_ENOMEM ? 503 : 500, hcs_strerror(err));
     goto done;
   }
+  /* As the reference hub: nothing may store a stream, least of all one
+   * whose URL may carry a token (§5). */
+  if (hcs_response_remove_header(res, "Cache-Control") == 0)
+    hub_header(res, "Cache-Control",
+               "private, no-cache, no-store, must-revalidate, max-age=0");
+  hub_header(res, "Pragma", "no-cache");
   atomic_fetch_add(&hub->subscribers, 1);
   if (hub->cfg->subscriptions)
     s->registry = hub_subs_add(hub, s->texts, s->ntexts,
@@ -790,8 +796,7 @@ done:
 hcs_response_t *hub_preflight(hcs_request_t *req, void *ud) {
   hub_t *hub = ud;
   hcs_response_t *res = hub_text(204, NULL, NULL, 0);
-  if (res) {
-    hub_cors(hub, req, res);
+  if (res && hub_cors(hub, req, res)) {
     if (hcs_response_add_header(res, "Access-Control-Allow-Methods",
                                 "GET, POST, OPTIONS") < 0 ||
         hcs_response_add_header(res, "Access-Control-Allow-Headers",
