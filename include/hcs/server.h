@@ -161,6 +161,8 @@ typedef struct hcs_server_stats_s {
   uint64_t timeouts;             /* header or idle timeouts                */
   uint64_t streams_open;         /* streaming responses in progress        */
   uint64_t bytes_out;            /* bytes written to sockets               */
+  uint64_t writes;               /* writev calls made (each may carry many
+                                    responses' or events' bytes)          */
 } hcs_server_stats_t;
 
 HCS_EXTERN void hcs_server_stats(const hcs_server_t *srv,

@@ -281,6 +281,8 @@ static void flush(hcs_conn_t *c) {
          c->state != HCS_CONN_CLOSED) {
     uv_buf_t bufs[MAX_IOV];
     size_t n = hcs_writeq_iov(&c->wq, (struct iovec *)bufs, MAX_IOV);
+    /* Counted first: a reader may see the bytes before the call returns. */
+    stat_add(&c->worker->stats.writes, 1);
     int r = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)n);
     if (r > 0) {
       hcs_writeq_consume(&c->wq, (size_t)r);

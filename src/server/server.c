@@ -299,6 +299,7 @@ void hcs_server_stats(const hcs_server_t *srv, hcs_server_stats_t *out) {
     out->timeouts += atomic_load_explicit(&s->timeouts, memory_order_relaxed);
     out->streams_open += atomic_load_explicit(&s->streams_open, memory_order_relaxed);
     out->bytes_out += atomic_load_explicit(&s->bytes_out, memory_order_relaxed);
+    out->writes += atomic_load_explicit(&s->writes, memory_order_relaxed);
   }
 }
 

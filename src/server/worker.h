@@ -23,7 +23,7 @@ struct hcs_conn_s;
 
 typedef struct hcs_worker_stats_s {
   atomic_uint_fast64_t accepted, refused, requests, bad_requests, timeouts,
-      streams_open, open, bytes_out;
+      streams_open, open, bytes_out, writes;
 } hcs_worker_stats_t;
 
 /*
