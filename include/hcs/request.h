@@ -59,7 +59,8 @@ HCS_EXTERN int hcs_request_header_at(const hcs_request_t *req, size_t index,
  * application/x-www-form-urlencoded ('+' is a space, %XX escapes decoded).
  * Start with *cursor = 0; each call that finds the next match sets *value and
  * returns 0, and HCS_ENOENT ends the iteration. Pairs with a malformed escape
- * are skipped. Returns HCS_ENOMEM if the decoded copy could not be allocated.
+ * are skipped. Returns HCS_ENOMEM if the decoded copy could not be allocated,
+ * HCS_E2BIG when the query has more than 10000 pairs.
  *
  *   size_t it = 0; hcs_str_t topic;
  *   while (hcs_request_query_next(req, "topic", &it, &topic) == 0) { ... }

@@ -184,6 +184,13 @@ HCS_EXTERN HCS_WARN_UNUSED int hcs_response_write_buf(hcs_response_t *res,
 HCS_EXTERN int hcs_response_abort(hcs_response_t *res);
 
 /*
+ * True when the streaming response's connection holds bytes its socket did
+ * not take (the client reads slower than we write). Loop thread of the
+ * response. False when not on a connection.
+ */
+HCS_EXTERN bool hcs_response_write_blocked(const hcs_response_t *res);
+
+/*
  * A new reference to the response's waker, for resuming a PENDING producer
  * from any thread. Loop thread only (e.g. inside the handler or producer).
  * The waker outlives the response: waking after the response ended is a

@@ -11,7 +11,9 @@
  * Slow subscribers: messages waiting in a subscriber's stream are bounded by
  * max_queued_bytes (on top of the server's per-connection max_unsent_bytes,
  * which holds what the socket has not taken yet); one message always fits
- * in an empty queue, whatever its size. Past the bound the policy applies: HIVE_SLOW_CLOSE (default) closes the connection at once, dropping
+ * in an empty queue, whatever its size, and a subscriber whose socket keeps
+ * up may take a burst of up to 8 times the bound within one loop turn (it
+ * is written at the end of the turn). Past the bound the policy applies: HIVE_SLOW_CLOSE (default) closes the connection at once, dropping
  * what it had not sent; HIVE_SLOW_DROP_OLDEST drops the oldest queued
  * messages to make room. Both are counted in the bus's stats.
  */

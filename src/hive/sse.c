@@ -12,6 +12,9 @@
 #include "hive/bus.h"
 #include "sse/respond.h"
 
+/* How far past its bound a subscriber that keeps up may queue a burst. */
+#define BURST_FACTOR 8
+
 /* Items a subscriber's stream may hold; bytes are the real bound. */
 #define STREAM_CAPACITY 65536
 
@@ -53,9 +56,14 @@ static void on_message(hive_sub_t *sub, const hive_message_t *msg, void *ud) {
   if (h->closing || (h->filter && !h->filter(msg, h->filter_ud)))
     return;
   /* One message always fits an empty queue, however large: the bound is on
-   * what piles up behind a slow reader, not on message size. */
+   * what piles up behind a slow reader, not on message size. A reader whose
+   * socket takes everything is not slow: a burst delivered within one loop
+   * turn, before its connection could write, may reach BURST_FACTOR times
+   * the bound. */
+  size_t bound = hcs_response_write_blocked(h->res) ? h->max_bytes
+                                                     : h->max_bytes * BURST_FACTOR;
   hcs_buf_t *ref = hcs_buf_ref(msg->wire);
-  int err = hcs_stream_try_push_within(h->stream, ref, h->max_bytes);
+  int err = hcs_stream_try_push_within(h->stream, ref, bound);
   if (err == HCS_ENOSPC || err == HCS_EAGAIN) {
     if (h->policy == HIVE_SLOW_CLOSE) {
       hcs_buf_unref(ref);
@@ -67,7 +75,7 @@ static void on_message(hive_sub_t *sub, const hive_message_t *msg, void *ud) {
       if (hcs_stream_drop_oldest(h->stream, NULL) < 0)
         break;
       dropped++;
-      err = hcs_stream_try_push_within(h->stream, ref, h->max_bytes);
+      err = hcs_stream_try_push_within(h->stream, ref, bound);
     } while (err == HCS_ENOSPC || err == HCS_EAGAIN);
     hive__count_drops(h->bus, dropped);
   }

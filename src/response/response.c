@@ -296,3 +296,7 @@ int hcs_response_abort(hcs_response_t *res) {
   hcs__conn_abort(res->conn, res);
   return 0;
 }
+
+bool hcs_response_write_blocked(const hcs_response_t *res) {
+  return res->conn != NULL && hcs__conn_write_blocked(res->conn);
+}

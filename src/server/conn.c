@@ -33,7 +33,7 @@
 _Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec),
                "uv_buf_t must match struct iovec on Unix");
 
-static const hcs_server_config_t *cfg_of(hcs_conn_t *c) {
+static const hcs_server_config_t *cfg_of(const hcs_conn_t *c) {
   return &c->worker->server->cfg;
 }
 
@@ -92,8 +92,10 @@ static void stop_reading(hcs_conn_t *c) {
 /* Drop the first n bytes of input; free an owned buffer left empty, so an
  * idle connection holds no read buffer. */
 static void drop_input(hcs_conn_t *c, size_t n) {
-  memmove(c->in, c->in + n, c->in_len - n);
-  c->in_len -= n;
+  if (n > 0) { /* c->in may be NULL when there is nothing */
+    memmove(c->in, c->in + n, c->in_len - n);
+    c->in_len -= n;
+  }
   if (c->in_len == 0 && !c->in_borrowed) {
     hcs__free(c->in);
     c->in = NULL;
@@ -255,9 +257,12 @@ static void after_flush(hcs_conn_t *c) {
       if (!c->keep_alive)
         c->close_after = true;
     } else {
-      /* The socket took everything: the producer may go on, next turn. */
+      /* The socket took everything: the producer may go on, next turn.
+       * A stream waiting for events holds no buffers meanwhile. */
       if (c->stream_state == HCS_STREAM_READY)
         hcs__worker_schedule(c->worker, c);
+      else
+        hcs_writeq_release(&c->wq);
       return;
     }
   }
@@ -347,10 +352,16 @@ static int stream_head(hcs_conn_t *c, size_t *slot) {
   if (c->stream_head_queued)
     return 0;
   c->stream_head_queued = true;
-  c->stream->head_queued = true;
-  return queue_head(c, c->stream,
-                    c->stream_chunked ? "Transfer-Encoding: chunked\r\n" : "",
-                    slot);
+  hcs_response_t *res = c->stream;
+  res->head_queued = true;
+  int err = queue_head(c, res,
+                       c->stream_chunked ? "Transfer-Encoding: chunked\r\n" : "",
+                       slot);
+  /* The head is written: its fields are not needed for the stream's life. */
+  hcs__free(res->headers);
+  res->headers = NULL;
+  res->headers_len = res->headers_cap = 0;
+  return err;
 }
 
 /* Pull the producer until it pauses, the turn's budget is spent or the
@@ -692,6 +703,10 @@ static void process_input(hcs_conn_t *c) {
   flush(c);
 }
 
+bool hcs__conn_write_blocked(const hcs_conn_t *c) {
+  return c->write_in_flight || c->wq.bytes >= cfg_of(c)->max_unsent_bytes;
+}
+
 void hcs__conn_abort(hcs_conn_t *c, hcs_response_t *res) {
   if (c->stream != res || c->state == HCS_CONN_CLOSED)
     return;
@@ -809,10 +824,17 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
   if (c->stream || c->close_after || c->wq.bytes >= cfg_of(c)->max_unsent_bytes) {
     /* Busy with an earlier response: keep the input for later, up to a
-     * head's worth, then stop reading until the response is done. */
+     * head's worth, then stop reading until the response is done. A stream
+     * may never be done, and a reader that is not reading would not see
+     * its client leave: a client that sends that much during a stream is
+     * closed instead. */
     own_input(c);
-    if (c->in_len > cfg_of(c)->max_header_bytes)
-      stop_reading(c);
+    if (c->in_len > cfg_of(c)->max_header_bytes) {
+      if (c->stream)
+        hcs__conn_close(c, HCS_CLOSE_ERROR);
+      else
+        stop_reading(c);
+    }
     return;
   }
   process_input(c);

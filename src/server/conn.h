@@ -90,6 +90,9 @@ void hcs__conn_drive(hcs_conn_t *c);
 /* A waker fired for c's streaming response. */
 void hcs__conn_wake(hcs_conn_t *c, hcs_response_t *res);
 
+/* Loop thread: true when the socket did not take everything written. */
+bool hcs__conn_write_blocked(const hcs_conn_t *c);
+
 /* Loop thread: close c (dropping unsent bytes) on its next drive, because
  * its streaming response res was aborted. */
 void hcs__conn_abort(hcs_conn_t *c, hcs_response_t *res);

@@ -12,6 +12,9 @@
 #include "hcs/error.h"
 #include "http1/urlencoded.h"
 
+/* Most name=value pairs decoded from one query or form body. */
+#define HCS_MAX_PAIRS 10000
+
 hcs_str_t hcs_request_method(const hcs_request_t *req) {
   return req->head->method;
 }
@@ -65,6 +68,10 @@ static int decode_pairs(hcs_str_t in, hcs_pairs_t *out) {
   size_t max_pairs = 1;
   for (size_t i = 0; i < in.len; i++)
     max_pairs += in.base[i] == '&';
+  /* A pair costs 32 bytes however short: "a&a&..." must not cost 16 times
+   * its size. */
+  if (max_pairs > HCS_MAX_PAIRS)
+    return HCS_E2BIG;
   hcs_query_pair_t *pairs =
       hcs__malloc(max_pairs * sizeof(*pairs) + in.len + 1);
   if (pairs == NULL)

@@ -7,6 +7,8 @@
 
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -21,15 +23,88 @@ hcs_worker_t *hcs__current_worker(void) {
   return current_worker;
 }
 
+/*
+ * Out of descriptors: refuse what waits in the backlog with a spare
+ * descriptor kept for this (accept, close), so clients are told at once
+ * instead of waiting. One spare for the process, under a lock, so two
+ * workers never race for the descriptor it frees. Returns false when there
+ * was no spare to use.
+ */
+static uv_once_t spare_once = UV_ONCE_INIT;
+static uv_mutex_t spare_lock;
+static int spare_fd = -1;
+
+static void spare_init(void) {
+  uv_mutex_init(&spare_lock);
+  spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static bool refuse_backlog(int listen_fd) {
+  uv_once(&spare_once, spare_init);
+  uv_mutex_lock(&spare_lock);
+  if (spare_fd < 0) /* taken by a race earlier: try to get it back */
+    spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  bool had = spare_fd >= 0;
+  if (had) {
+    close(spare_fd);
+    /* Bounded: at most a backlog's worth per call. */
+    for (int i = 0; i < 4096; i++) {
+      int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0)
+        break;
+      close(fd);
+    }
+    spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  uv_mutex_unlock(&spare_lock);
+  return had;
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+  hcs_worker_t *w = h->data;
+  w->listener_closed = true;
+}
+
 static void on_connection(uv_stream_t *listener, int status) {
   hcs_worker_t *w = listener->data;
   if (status < 0) {
-    /* EMFILE/ENFILE: libuv has already accepted and dropped the connection
-     * with its reserve descriptor, so this does not spin. */
     atomic_fetch_add_explicit(&w->stats.refused, 1, memory_order_relaxed);
+    /* Out of descriptors. libuv accepts and drops the connection with a
+     * reserve descriptor, but with several loops in one process another
+     * thread may take the descriptor it frees, and libuv then retries
+     * accept() without end. So: refuse the backlog with our own spare
+     * (refuse_backlog); if there is none, stop listening for a moment:
+     * closing the handle ends libuv's accept loop, the socket stays open
+     * through listen_dup, and the timer listens again soon. */
+    if ((status == UV_EMFILE || status == UV_ENFILE) && w->listen_dup >= 0 &&
+        refuse_backlog(w->listen_dup))
+      return; /* the backlog is empty now: libuv's accept loop ends */
+    if ((status == UV_EMFILE || status == UV_ENFILE) && w->listen_dup >= 0 &&
+        !w->listener_paused && !w->stopping) {
+      w->listener_paused = true;
+      w->listener_closed = false;
+      w->paused_at = uv_now(&w->loop);
+      uv_close((uv_handle_t *)&w->listener, on_listener_closed);
+    }
     return;
   }
   hcs__conn_accept(w);
+}
+
+/* Listen again after a pause, if a descriptor is free for it. */
+static void resume_listening(hcs_worker_t *w) {
+  int fd = dup(w->listen_dup);
+  if (fd < 0)
+    return; /* still out of descriptors: the next tick tries again */
+  uv_tcp_init(&w->loop, &w->listener);
+  w->listener.data = w;
+  if (uv_tcp_open(&w->listener, fd) < 0 ||
+      uv_listen((uv_stream_t *)&w->listener, 4096, on_connection) < 0) {
+    w->listener_closed = false;
+    uv_close((uv_handle_t *)&w->listener, on_listener_closed); /* retry later */
+    return;
+  }
+  w->listener_paused = false;
 }
 
 /* Timer period: a fraction of the shortest timeout, within bounds. */
@@ -64,6 +139,11 @@ static void on_timer(uv_timer_t *t) {
   expire(&w->conns_reading, now);
   expire(&w->conns_idle, now);
   expire(&w->conns_linger, now);
+  if (w->listener_paused && w->listener_closed && !w->stopping &&
+      now >= w->paused_at + 100) {
+    (void)refuse_backlog(w->listen_dup); /* tell waiting clients at once */
+    resume_listening(w);
+  }
   if (w->stopping && now >= w->shutdown_deadline) {
     /* The graceful period is over: whatever is left is cut. */
     close_all(&w->conns_reading);
@@ -246,7 +326,8 @@ static void begin_stop(hcs_worker_t *w) {
   w->stopping = true;
   w->shutdown_deadline =
       uv_now(&w->loop) + w->server->cfg.shutdown_timeout_ms;
-  uv_close((uv_handle_t *)&w->listener, NULL);
+  if (!w->listener_paused)
+    uv_close((uv_handle_t *)&w->listener, NULL);
   each_conn(&w->conns_idle, hcs__conn_shutdown);
   each_conn(&w->conns_reading, hcs__conn_shutdown);
   each_conn(&w->conns_busy, hcs__conn_shutdown);
@@ -269,6 +350,7 @@ int hcs__worker_init(hcs_worker_t *w, hcs_server_t *srv, unsigned index,
   w->server = srv;
   w->index = index;
   w->listen_fd = listen_fd;
+  w->listen_dup = -1;
   w->date_sec = -1;
   hcs_list_init(&w->conns_reading);
   hcs_list_init(&w->conns_idle);
@@ -291,6 +373,9 @@ int hcs__worker_init(hcs_worker_t *w, hcs_server_t *srv, unsigned index,
   w->listener.data = w;
   if ((err = uv_tcp_open(&w->listener, listen_fd)) < 0)
     goto fail_loop;
+  /* A second descriptor of the listening socket keeps it open while the
+   * listener pauses (out of descriptors); without one, it never pauses. */
+  w->listen_dup = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
   uv_async_init(&w->loop, &w->async, on_async);
   w->async.data = w;
   uv_timer_init(&w->loop, &w->timer);
@@ -357,6 +442,10 @@ void hcs__worker_join(hcs_worker_t *w) {
     uv_run(&w->loop, UV_RUN_DEFAULT);
   }
   uv_loop_close(&w->loop);
+  if (w->listen_dup >= 0) {
+    close(w->listen_dup);
+    w->listen_dup = -1;
+  }
   /* wake_lock stays: wakers and posts may still arrive (and be refused)
    * until the server is freed; hcs__worker_destroy ends it. */
   hcs__free(w->read_buf);

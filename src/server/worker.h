@@ -47,6 +47,10 @@ typedef struct hcs_worker_s {
   uv_loop_t loop;
   uv_tcp_t listener;
   int listen_fd;          /* bound + listening before the thread starts */
+  int listen_dup;         /* the same socket, kept while the listener pauses */
+  bool listener_paused;   /* out of descriptors: not accepting for a while */
+  bool listener_closed;   /* the paused listener's handle is closed */
+  uint64_t paused_at;     /* loop ms of the pause */
   uv_async_t async;       /* stop requests and cross-thread wakes */
   uv_timer_t timer;       /* timeouts and the shutdown deadline */
   uv_idle_t idle;         /* runs `ready` connections without blocking */

@@ -9,6 +9,7 @@
 #include "sse/clock.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <uv.h>
 
 #include "common/alloc.h"
@@ -30,6 +31,7 @@ struct hcs_alarm_s {
   uv_timer_t timer;  /* monotonic clock */
   hcs_list_t node;    /* manual clock: in clock->alarms while armed */
   double at;
+  atomic_bool rang;   /* rang since last set */
 };
 
 static hcs_clock_t monotonic = {.manual = false};
@@ -80,6 +82,7 @@ int hcs_clock_manual_advance(hcs_clock_t *clock, double seconds) {
     hcs_alarm_t *a = hcs_list_entry(n, hcs_alarm_t, node);
     if (a->at <= clock->now) {
       hcs_list_remove(&a->node);
+      atomic_store(&a->rang, true);
       hcs_waker_wake(a->waker);
     }
   }
@@ -107,11 +110,15 @@ int hcs__alarm_new(hcs_alarm_t **out, hcs_clock_t *clock, hcs_waker_t *waker) {
 
 static void on_timer(uv_timer_t *t) {
   hcs_alarm_t *a = t->data;
+  atomic_store(&a->rang, true);
   hcs_waker_wake(a->waker);
 }
 
+bool hcs__alarm_rang(hcs_alarm_t *a) { return atomic_load(&a->rang); }
+
 void hcs__alarm_set(hcs_alarm_t *a, double at) {
   a->at = at;
+  atomic_store(&a->rang, false);
   if (!a->clock->manual) {
     double delay = at - hcs_clock_now(a->clock);
     uint64_t ms = delay <= 0 ? 0 : (uint64_t)ceil(delay * 1000.0);
@@ -127,8 +134,10 @@ void hcs__alarm_set(hcs_alarm_t *a, double at) {
   if (!due)
     hcs_list_push_back(&c->alarms, &a->node);
   uv_mutex_unlock(&c->lock);
-  if (due)
+  if (due) {
+    atomic_store(&a->rang, true);
     hcs_waker_wake(a->waker);
+  }
 }
 
 static void on_timer_closed(uv_handle_t *h) {

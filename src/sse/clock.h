@@ -11,6 +11,8 @@
 #ifndef HCS_SSE_CLOCK_H
 #define HCS_SSE_CLOCK_H
 
+#include <stdbool.h>
+
 #include "hcs/clock.h"
 #include "hcs/response.h"
 
@@ -25,6 +27,10 @@ int hcs__alarm_new(hcs_alarm_t **out, hcs_clock_t *clock, hcs_waker_t *waker);
 
 /* Wake the waker when the clock reaches `at` (replaces an earlier time). */
 void hcs__alarm_set(hcs_alarm_t *a, double at);
+
+/* True once the alarm rang since it was last set (loop thread). A timer may
+ * ring a little before its time by the clock, so callers re-arm then. */
+bool hcs__alarm_rang(hcs_alarm_t *a);
 
 /* Disarm and free (a libuv timer is freed by its close callback). NULL ok. */
 void hcs__alarm_free(hcs_alarm_t *a);

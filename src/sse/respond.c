@@ -38,6 +38,7 @@ typedef struct {
   hcs_clock_t *clock;
   double interval, last_sent, end_at;
   hcs_alarm_t *alarm;
+  double armed_at; /* when the alarm is set to ring (0: not set) */
 } sse_src_t;
 
 static hcs_buf_t keepalive = HCS_BUF_STATIC(":\n\n");
@@ -137,8 +138,10 @@ static int start(sse_src_t *s, hcs_response_t *res) {
     hcs_stream_set_waker(s->stream, w);
   if (s->clock) {
     err = hcs__alarm_new(&s->alarm, s->clock, w);
-    if (err == 0)
-      hcs__alarm_set(s->alarm, next_alarm(s));
+    if (err == 0) {
+      s->armed_at = next_alarm(s);
+      hcs__alarm_set(s->alarm, s->armed_at);
+    }
   }
   hcs_waker_unref(w);
   return err;
@@ -175,8 +178,16 @@ static int produce(hcs_response_t *res, void *ud) {
         return err;
       s->last_sent = now;
     }
-    if (r == HCS_SSE_PENDING)
-      hcs__alarm_set(s->alarm, next_alarm(s));
+    /* Re-arm only when the alarm has rung or must ring earlier: events move
+     * the next heartbeat later, and a ring before it is due (timers may ring
+     * a little early by the clock) just re-arms here, so a busy stream
+     * re-arms about once per interval, not once per event. */
+    double next = next_alarm(s);
+    if (r == HCS_SSE_PENDING &&
+        (hcs__alarm_rang(s->alarm) || next < s->armed_at)) {
+      s->armed_at = next;
+      hcs__alarm_set(s->alarm, next);
+    }
   }
   return r == HCS_SSE_PENDING ? HCS_PRODUCE_PENDING : HCS_PRODUCE_MORE;
 }

@@ -205,6 +205,10 @@ hcs_server_stats_t tn_stats(const tn_server_t *ts) {
 /* ---- raw connections ----------------------------------------------------- */
 
 tn_conn_t *tn_connect_rcvbuf(int port, int rcvbuf) {
+  return tn_connect_from(NULL, port, rcvbuf);
+}
+
+tn_conn_t *tn_connect_from(const char *src, int port, int rcvbuf) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return NULL;
@@ -212,6 +216,23 @@ tn_conn_t *tn_connect_rcvbuf(int port, int rcvbuf) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (rcvbuf > 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  if (src != NULL) {
+    /* Let connect pick the port, so that each source has its own range. */
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    struct sockaddr_in from;
+    memset(&from, 0, sizeof(from));
+    from.sin_family = AF_INET;
+    int e = 0;
+    if (inet_pton(AF_INET, src, &from.sin_addr) != 1)
+      e = EINVAL;
+    else if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0)
+      e = errno;
+    if (e != 0) {
+      close(fd);
+      errno = e;
+      return NULL;
+    }
+  }
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;

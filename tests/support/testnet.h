@@ -120,6 +120,13 @@ typedef struct tn_conn_s {
 tn_conn_t *tn_connect(int port);
 tn_conn_t *tn_connect_rcvbuf(int port, int rcvbuf);
 
+/*
+ * The same from source address `src` (an IPv4 literal such as "127.0.0.7",
+ * port chosen by the kernel), to spread many connections over several
+ * loopback sources; src NULL is tn_connect_rcvbuf.
+ */
+tn_conn_t *tn_connect_from(const char *src, int port, int rcvbuf);
+
 /* Close the socket and free the connection. NULL is a no-op. */
 void tn_close(tn_conn_t *c);
 

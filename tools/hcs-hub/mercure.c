@@ -710,8 +710,16 @@ hcs_response_t *hub_publish(hcs_request_t *req, void *ud) {
    * namespace. */
   size_t it = 0, ntopics = 0;
   hcs_str_t topic;
-  while (hcs_request_form_next(req, "topic", &it, &topic) == 0)
+  while ((err = hcs_request_form_next(req, "topic", &it, &topic)) == 0)
     ntopics++;
+  if (err == HCS_E2BIG) {
+    res = hub_error(413, "too many form fields");
+    goto done;
+  }
+  if (err == HCS_ENOMEM) {
+    res = hub_error(503, "out of memory");
+    goto done;
+  }
   if (ntopics == 0) {
     res = hub_error(400, "missing \"topic\" field");
     goto done;
