@@ -54,6 +54,12 @@ static const char usage[] =
     "  --subscriptions on|off      publish subscription events and serve the\n"
     "                              subscriptions API (default off)\n"
     "  --max-body N                largest publish body (default 4194304)\n"
+    "  --transport URL             share updates, history and Last-Event-ID\n"
+    "                              replay with other hubs through Redis:\n"
+    "                              redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]\n"
+    "                              [?stream=KEY&maxlen=N] (default: none, this\n"
+    "                              process only; rediss:// is not supported:\n"
+    "                              see docs/design.md for a TLS tunnel)\n"
     "  --help                      this text\n";
 
 const char *hub_config_usage(void) { return usage; }
@@ -88,6 +94,7 @@ static const opt_t options[] = {
     {"access-log", OPT_BOOL},
     {"subscriptions", OPT_BOOL},
     {"max-body", OPT_UINT},
+    {"transport", OPT_TEXT},
 };
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
@@ -433,6 +440,20 @@ int hub_config_parse(hub_config_t *cfg, int argc, char **argv,
       return -1;
     }
   }
+  /* The URL itself is checked by the backend (hive/redis.h) when the hub
+   * starts; "local" (or empty) names the default, in-process. */
+  if ((v = raw_get(&raw, "transport")) != NULL && v[0] != '\0' &&
+      strcmp(v, "local") != 0 && strcmp(v, "local://") != 0) {
+    if (strncmp(v, "redis://", 8) != 0 && strncmp(v, "rediss://", 9) != 0) {
+      *msg = fail("--transport wants redis://HOST:PORT[/DB] (or local), got "
+                  "'%s'%s", v, "");
+      return -1;
+    }
+    if ((cfg->transport = strdup(v)) == NULL) {
+      *msg = "out of memory";
+      return -1;
+    }
+  }
   if (((v = raw_get(&raw, "cors-origins")) != NULL &&
        split_list(v, &cfg->cors_origins, &cfg->ncors) < 0) ||
       ((v = raw_get(&raw, "publish-origins")) != NULL &&
@@ -453,6 +474,7 @@ void hub_config_cleanup(hub_config_t *cfg) {
   free(cfg->publisher_key);
   free(cfg->subscriber_key);
   free(cfg->cookie_name);
+  free(cfg->transport);
   free_list(cfg->cors_origins, cfg->ncors);
   free_list(cfg->publish_origins, cfg->npublish_origins);
   memset(cfg, 0, sizeof(*cfg));

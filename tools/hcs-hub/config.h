@@ -42,6 +42,8 @@ typedef struct hub_config_s {
   bool access_log;
   bool subscriptions;     /* active subscription events and API */
   size_t max_body;        /* publish body bound */
+  char *transport;        /* redis://... to share updates between hubs;
+                             NULL: in-process */
 } hub_config_t;
 
 /*

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <uv.h>
 
+#include <hive/redis.h>
+
 #include "assets.h"
 #include "hub_internal.h"
 
@@ -151,12 +153,14 @@ static uint64_t now_ms(void) { return uv_hrtime() / 1000000; }
 typedef struct {
   hcs_server_stats_t server;
   hive_stats_t bus;
+  hive_backend_stats_t backend;
   uint64_t subscribers, published, uptime_s;
 } counters_t;
 
 static void counters(hub_t *hub, counters_t *c) {
   hcs_server_stats(hub->srv, &c->server);
   hive_bus_stats(hub->bus, &c->bus);
+  hive_bus_backend_stats(hub->bus, &c->backend);
   c->subscribers = atomic_load(&hub->subscribers);
   c->published = atomic_load(&hub->published);
   c->uptime_s = (now_ms() - hub->started_ms) / 1000;
@@ -183,7 +187,7 @@ static hcs_response_t *h_metrics(hcs_request_t *req, void *ud) {
   hub_t *hub = ud;
   counters_t c;
   counters(hub, &c);
-  char body[2048];
+  char body[4096];
   int n = snprintf(
       body, sizeof body,
       "# HELP hcs_hub_connections Open client connections.\n"
@@ -224,6 +228,42 @@ static hcs_response_t *h_metrics(hcs_request_t *req, void *ud) {
       (unsigned long long)c.bus.drops, (unsigned long long)c.bus.slow_closes,
       (unsigned long long)c.server.bytes_out,
       (unsigned long long)c.server.requests, (unsigned long long)c.uptime_s);
+  /* The transport between hubs (in-process: always up, no lag). */
+  if (n > 0 && (size_t)n < sizeof body) {
+    int m = snprintf(
+        body + n, sizeof body - (size_t)n,
+        "# HELP hcs_hub_backend_up Whether the transport can take updates now "
+        "(1) or publishes get 503 (0).\n"
+        "# TYPE hcs_hub_backend_up gauge\n"
+        "hcs_hub_backend_up{backend=\"%s\"} %d\n"
+        "# HELP hcs_hub_backend_reconnects_total Transport connections made "
+        "after the first.\n"
+        "# TYPE hcs_hub_backend_reconnects_total counter\n"
+        "hcs_hub_backend_reconnects_total %llu\n"
+        "# HELP hcs_hub_backend_read_lag_entries Updates in the transport's "
+        "log not yet read by this hub.\n"
+        "# TYPE hcs_hub_backend_read_lag_entries gauge\n"
+        "hcs_hub_backend_read_lag_entries %llu\n"
+        "# HELP hcs_hub_backend_read_lag_milliseconds Age of the oldest update "
+        "not yet read by this hub.\n"
+        "# TYPE hcs_hub_backend_read_lag_milliseconds gauge\n"
+        "hcs_hub_backend_read_lag_milliseconds %.0f\n"
+        "# HELP hcs_hub_backend_publish_milliseconds Round trip of the last "
+        "publish to the transport.\n"
+        "# TYPE hcs_hub_backend_publish_milliseconds gauge\n"
+        "hcs_hub_backend_publish_milliseconds %.3f\n"
+        "# HELP hcs_hub_backend_publish_errors_total Publishes the transport "
+        "refused (answered 503 or 500).\n"
+        "# TYPE hcs_hub_backend_publish_errors_total counter\n"
+        "hcs_hub_backend_publish_errors_total %llu\n",
+        c.backend.name ? c.backend.name : "", c.backend.connected ? 1 : 0,
+        (unsigned long long)c.backend.reconnects,
+        (unsigned long long)c.backend.read_lag, c.backend.read_lag_ms,
+        c.backend.publish_ms, (unsigned long long)c.backend.publish_errors);
+    n = m < 0 || (size_t)m >= sizeof body - (size_t)n ? -1 : n + m;
+  }
+  if (n < 0)
+    return hub_logged(hub, req, hub_error(500, "metrics do not fit"));
   return hub_logged(hub, req,
                     hub_text(200, "text/plain; version=0.0.4; charset=utf-8",
                              body, (size_t)n));
@@ -301,6 +341,46 @@ static char *dev_token(const char *key) {
 
 /* ---- set-up and life -------------------------------------------------------- */
 
+/* The Redis transport's connection news, on its thread. */
+static void transport_log(const char *line, void *ud) {
+  (void)ud;
+  fprintf(stderr, "hcs-hub: transport: %s\n", line);
+}
+
+/* The bus, on the transport of cfg (NULL: in-process). */
+static int new_bus(hub_t *hub, const hub_config_t *cfg,
+                   hive_bus_config_t *bcfg, const char **msg) {
+  static char errbuf[512];
+  if (cfg->transport == NULL) {
+    int err = hive_bus_new(&hub->bus, hub->srv, bcfg);
+    if (err < 0)
+      *msg = hcs_strerror(err);
+    return err;
+  }
+  hive_redis_options_t ropts;
+  hive_redis_options_init(&ropts);
+  ropts.backfill = cfg->history; /* Last-Event-ID works on a fresh hub too */
+  ropts.log = transport_log;
+  const char *why = NULL;
+  hive_backend_t *be;
+  int err = hive_backend_redis_new(&be, cfg->transport, &ropts, &why);
+  if (err < 0) {
+    snprintf(errbuf, sizeof errbuf, "--transport: %s",
+             why ? why : hcs_strerror(err));
+    *msg = errbuf;
+    return err;
+  }
+  bcfg->backend = be;
+  if ((err = hive_bus_new(&hub->bus, hub->srv, bcfg)) < 0) {
+    const char *e = hive_backend_redis_error(be);
+    snprintf(errbuf, sizeof errbuf, "--transport: %s",
+             e[0] ? e : hcs_strerror(err));
+    *msg = errbuf;
+    hive_backend_free(be);
+  }
+  return err;
+}
+
 static int load_key(hub_jwt_key_t **out, const char *key, hub_alg_t alg) {
   return alg == HUB_ALG_HS256 ? hub_jwt_key_hs256(out, key, strlen(key))
                               : hub_jwt_key_rs256_pem(out, key, strlen(key));
@@ -367,9 +447,16 @@ int hub_new(hub_t **out, const hub_config_t *cfg, const char **msg) {
       {"GET", "/assets/", HCS_ROUTE_PREFIX, h_asset},
       {NULL, "/", HCS_ROUTE_PREFIX, h_other},
   };
-  if ((err = hcs_server_new(&hub->srv, &scfg)) < 0 ||
-      (err = hive_bus_new(&hub->bus, hub->srv, &bcfg)) < 0 ||
-      (err = hub_topics_new(&hub->topics)) < 0 ||
+  if ((err = hcs_server_new(&hub->srv, &scfg)) < 0) {
+    *msg = hcs_strerror(err);
+    hub_free(hub);
+    return err;
+  }
+  if ((err = new_bus(hub, cfg, &bcfg, msg)) < 0) {
+    hub_free(hub);
+    return err;
+  }
+  if ((err = hub_topics_new(&hub->topics)) < 0 ||
       (err = hub_subs_new(&hub->subs)) < 0) {
     *msg = hcs_strerror(err);
     hub_free(hub);
@@ -393,6 +480,9 @@ static void banner(hub_t *hub) {
   char base[300];
   snprintf(base, sizeof base, "http://%s%s%s:%d", strchr(cfg->host, ':') ? "[" : "",
            cfg->host, strchr(cfg->host, ':') ? "]" : "", port);
+  if (cfg->transport)
+    fprintf(stderr, "hcs-hub: updates go through Redis (--transport), shared "
+                    "with the hubs on the same stream\n");
   fprintf(stderr, "hcs-hub: listening on %s/\n", base);
   if (!cfg->dev) {
     fprintf(stderr, "hcs-hub: hub URL %s%s; anonymous subscribers %s\n", base,
