@@ -76,8 +76,15 @@ static void on_connection(uv_stream_t *listener, int status) {
      * (refuse_backlog); if there is none, stop listening for a moment:
      * closing the handle ends libuv's accept loop, the socket stays open
      * through listen_dup, and the timer listens again soon. */
+    /* A few refusals per loop turn at most: while other threads take every
+     * descriptor freed, refusing could go on without end; pause instead. */
+    uint64_t now = uv_now(&w->loop);
+    if (now != w->emfile_at) {
+      w->emfile_at = now;
+      w->emfile_count = 0;
+    }
     if ((status == UV_EMFILE || status == UV_ENFILE) && w->listen_dup >= 0 &&
-        refuse_backlog(w->listen_dup))
+        ++w->emfile_count <= 8 && refuse_backlog(w->listen_dup))
       return; /* the backlog is empty now: libuv's accept loop ends */
     if ((status == UV_EMFILE || status == UV_ENFILE) && w->listen_dup >= 0 &&
         !w->listener_paused && !w->stopping) {

@@ -51,6 +51,8 @@ typedef struct hcs_worker_s {
   bool listener_paused;   /* out of descriptors: not accepting for a while */
   bool listener_closed;   /* the paused listener's handle is closed */
   uint64_t paused_at;     /* loop ms of the pause */
+  uint64_t emfile_at;     /* loop ms of the latest EMFILE refusals */
+  unsigned emfile_count;  /* how many in that loop turn */
   uv_async_t async;       /* stop requests and cross-thread wakes */
   uv_timer_t timer;       /* timeouts and the shutdown deadline */
   uv_idle_t idle;         /* runs `ready` connections without blocking */
