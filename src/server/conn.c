@@ -547,9 +547,10 @@ static void dispatch(hcs_conn_t *c, size_t request_len) {
   hcs_worker_t *w = c->worker;
   hcs_http1_request_t *h = w->parsed;
   hcs_http1_limits_t limits = {cfg_of(c)->max_header_bytes, 0};
-  /* The head was parsed into the worker's scratch; if another connection
-   * has used the scratch since, parse it again (same bytes, same result). */
-  if (w->parsed_owner != c) {
+  /* The head was parsed into the worker's scratch, pointing into c->in; if
+   * another connection has used the scratch since, or c->in moved (it grew
+   * while the body arrived), parse it again (same bytes, same result). */
+  if (w->parsed_owner != c || w->parsed_base != c->in) {
     ssize_t r = hcs_http1_parse_request(c->in, c->head_len, &limits, h);
     assert(r == (ssize_t)c->head_len);
     (void)r;
@@ -618,6 +619,7 @@ static int take_head(hcs_conn_t *c) {
     return -1;
   }
   c->worker->parsed_owner = c;
+  c->worker->parsed_base = c->in;
   c->head_len = (size_t)r;
   c->body_kind = (uint8_t)h->body;
   c->body_need = h->body == HCS_HTTP1_BODY_LENGTH ? h->content_length : 0;

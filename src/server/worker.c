@@ -148,8 +148,11 @@ static void on_timer(uv_timer_t *t) {
   expire(&w->conns_linger, now);
   if (w->listener_paused && w->listener_closed && !w->stopping &&
       now >= w->paused_at + 100) {
-    (void)refuse_backlog(w->listen_dup); /* tell waiting clients at once */
+    /* Listen again if a descriptor is free; else refuse who waits, so they
+     * are told at once (after a resume the backlog is served normally). */
     resume_listening(w);
+    if (w->listener_paused)
+      (void)refuse_backlog(w->listen_dup);
   }
   if (w->stopping && now >= w->shutdown_deadline) {
     /* The graceful period is over: whatever is left is cut. */

@@ -86,6 +86,7 @@ typedef struct hcs_worker_s {
   char *path_buf;           /* decoded path of the request being handled */
   void *parsed;             /* hcs_http1_request_t being dispatched */
   const void *parsed_owner; /* connection whose head is in `parsed` */
+  const char *parsed_base;  /* the buffer it was parsed from */
 
   char date[40];            /* "Date: ...\r\n" for the current second */
   size_t date_len;
