@@ -55,32 +55,6 @@ command -v node >/dev/null || die "node is not installed (scripts/deps installs 
   die "tests/node/node_modules is missing: run scripts/deps (it runs npm ci there)"
 command -v openssl >/dev/null || die "the openssl command is missing (for the RS256 key pair)"
 
-# True while PID runs (a zombie, exited but not reaped, does not count).
-alive() {
-  local st
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-# stop PID SECONDS: SIGTERM, wait up to SECONDS for the exit; sets $status
-# (124 if it had to be killed).
-stop() {
-  local p=$1 secs=$2 i
-  status=0
-  kill -TERM "$p" 2>/dev/null || true
-  for ((i = 0; i < secs * 10; i++)); do
-    alive "$p" || break
-    sleep 0.1
-  done
-  if alive "$p"; then
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-    status=124
-    return
-  fi
-  wait "$p" || status=$?
-}
-
 cleanup() {
   local p
   for p in "${pids[@]}"; do

@@ -22,6 +22,8 @@
 set -euo pipefail
 
 : "${HCS_BINARY_DIR:?}" "${HCS_SOURCE_DIR:?}"
+# shellcheck source=tests/support/server.sh
+source "$HCS_SOURCE_DIR/tests/support/server.sh" # alive, stop
 hub_bin=$HCS_BINARY_DIR/tools/hcs-hub/hcs-hub
 nodedir=$HCS_SOURCE_DIR/tests/node
 failures=0
@@ -50,30 +52,6 @@ command -v redis-cli >/dev/null || die "redis-cli is not installed (it comes wit
 command -v node >/dev/null || die "node is not installed (scripts/deps installs nodejs and npm)"
 [ -f "$nodedir/node_modules/eventsource/package.json" ] ||
   die "tests/node/node_modules is missing: run scripts/deps (it runs npm ci there)"
-
-alive() {
-  local st
-  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-# stop PID SECONDS: SIGTERM, wait up to SECONDS; sets $status (124: killed).
-stop() {
-  local p=$1 secs=$2 i
-  status=0
-  kill -TERM "$p" 2>/dev/null || true
-  for ((i = 0; i < secs * 10; i++)); do
-    alive "$p" || break
-    sleep 0.1
-  done
-  if alive "$p"; then
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-    status=124
-    return
-  fi
-  wait "$p" || status=$?
-}
 
 redis_pidfile=$tmp/redis/pid
 cleanup() {

@@ -11,6 +11,9 @@
 # the same for hcs-hub, which takes its address as one flag: runs
 # `BINARY --listen 127.0.0.1:0 ARGS...` with stderr and stdout (its access
 # log) to LOG.
+#   alive PID; stop PID SECONDS
+# whether a process lives; stop it with SIGTERM (SIGKILL after SECONDS),
+# its exit status in $status.
 
 # wait_listening LOG BINARY: the common wait of both, on $server_pid.
 wait_listening() {
@@ -44,4 +47,30 @@ start_hub() {
   "$bin" --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
   server_pid=$!
   wait_listening "$log" "$bin"
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+  local st
+  st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# stop PID SECONDS: SIGTERM, wait up to SECONDS for the exit; sets $status
+# (124 if it had to be killed).
+stop() {
+  local p=$1 secs=$2 i
+  status=0
+  kill -TERM "$p" 2>/dev/null || true
+  for ((i = 0; i < secs * 10; i++)); do
+    alive "$p" || break
+    sleep 0.1
+  done
+  if alive "$p"; then
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+    status=124
+    return
+  fi
+  wait "$p" || status=$?
 }
